@@ -1,0 +1,5 @@
+import sys
+
+from voxstudio.cli import main
+
+sys.exit(main())
