@@ -1,0 +1,88 @@
+"""Files of one run folder (``$VOXSTUDIO_HOME/runs/<run>/``), stdlib only.
+
+The UI and the trainer talk only through these files. Writes are atomic (temp file + fsync + rename),
+so a reader never sees half a JSON document, even if the writer is killed mid-write.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from voxstudio import workspace
+
+CONFIG = "config.json"
+STATUS = "status.json"
+JOB = "job.json"
+LOG = "train.log"
+TRAINING_CONFIG = "training_config.json"
+TRAIN_RESULTS = "train_results.json"
+EVAL_RESULTS = "eval_results.json"
+OUTPUT = "output"
+CHECKPOINTS = "checkpoints"
+
+STATES = ("queued", "running", "succeeded", "failed", "stopped", "crashed")
+FINAL_STATES = ("succeeded", "failed", "stopped", "crashed")
+
+
+def run_dir(run: str) -> Path:
+    """Folder of run ``run`` (name checked as a safe slug)."""
+    return workspace.runs_dir() / workspace.check_slug(run, "run name")
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """Write JSON so that readers see either the old or the new document, never a torn one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, ensure_ascii=False, default=str)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def read_json(path: Path, default=None):
+    """Read a JSON file; ``default`` when it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return default
+
+
+def write_status(folder: Path, **fields) -> dict:
+    """Merge ``fields`` into status.json atomically and stamp ``updated_at``."""
+    path = Path(folder) / STATUS
+    status = read_json(path, {}) or {}
+    status.update(fields)
+    status["updated_at"] = time.time()
+    write_json_atomic(path, status)
+    return status
+
+
+def read_status(folder: Path) -> dict:
+    return read_json(Path(folder) / STATUS, {}) or {}
+
+
+def tail_log(folder: Path, lines: int = 40) -> list[str]:
+    """The last ``lines`` lines of train.log (reads only the end of the file)."""
+    path = Path(folder) / LOG
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024))
+            data = f.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    return data.splitlines()[-lines:]
