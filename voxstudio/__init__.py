@@ -7,4 +7,4 @@ The UI side of this package (everything except the training modules listed in
 __version__ = "0.1.0"
 
 # Modules allowed to import torch / transformers / peft / trackio. Everything else is UI-safe.
-TRAINING_MODULES = ("tiny", "collator", "features", "train", "inference", "export", "hf_data")
+TRAINING_MODULES = ("tiny", "collator", "features", "train", "evaluate", "inference", "export")
