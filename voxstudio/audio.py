@@ -1,0 +1,343 @@
+"""Audio in and out: decode anything a user may bring, normalise it to 16 kHz mono, write PCM16 WAV safely.
+
+Everything a dataset stores goes through :func:`load_audio` (decode → downmix → resample) and
+:func:`write_wav` (atomic). Decoding uses libsndfile through ``soundfile`` (WAV, FLAC, OGG Vorbis, Ogg Opus,
+MP3) because it is fast and in-process; only containers libsndfile cannot read (browser ``webm``, ``m4a``,
+...) go through an ``ffmpeg`` subprocess, and only when ``ffmpeg`` is installed. The analysis functions at
+the bottom are pure (numpy in, numbers out) so the quality checks and the UI can share them.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+import wave
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+SAMPLE_RATE = 16000  # what Voxtral's feature extractor expects
+WINDOW_S = 30.0  # Voxtral's audio window: longer clips are kept but flagged
+MAX_IMPORT_S = 300  # longer audio is refused outright (5 min)
+FFMPEG_TIMEOUT_S = 120
+RESAMPLE_QUALITY = "HQ"
+
+# Energy voice-activity detection (see analyze): 30 ms frames, 10 ms hop.
+VAD_FRAME_S = 0.030
+VAD_HOP_S = 0.010
+VAD_ABS_FLOOR_DBFS = -70.0  # nothing below this is speech, however quiet the recording
+VAD_BELOW_LOUDEST_DB = 40.0  # a frame far below the loudest one is not speech
+VAD_ABOVE_NOISE_DB = 12.0  # ... nor is one close to the noise floor
+DIGITAL_SILENCE_DBFS = -90.0  # peak below this: the microphone delivered nothing at all
+CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped (full scale)
+MIN_DB = -120.0  # dBFS reported for exact zeros
+
+
+class AudioError(ValueError):
+    """Audio that cannot be used, with a sentence a user understands (shown as is in the UI and CLI)."""
+
+
+@dataclass(frozen=True)
+class AudioStats:
+    """Numbers about one clip, used by ``quality.check`` and shown on the Review page."""
+
+    duration_s: float
+    peak_dbfs: float
+    rms_dbfs: float
+    clipped_ratio: float
+    lead_silence_s: float
+    trail_silence_s: float
+    speech_ratio: float
+
+    @property
+    def speech_s(self) -> float:
+        """Length of the span between the first and the last speech frame."""
+        return max(0.0, self.duration_s - self.lead_silence_s - self.trail_silence_s)
+
+    def to_dict(self) -> dict:
+        return {k: round(v, 4) for k, v in asdict(self).items()}
+
+
+# --------------------------------------------------------------------------------------------- decoding
+
+
+def _label(source, name: str | None) -> str:
+    if name:
+        return Path(str(name)).name or str(name)
+    if isinstance(source, str | Path):
+        return Path(source).name
+    return "the uploaded audio"
+
+
+def _read_source(source, name: str | None) -> tuple[bytes | None, Path | None]:
+    """Check the source exists and is not empty; returns (bytes, None) or (None, path)."""
+    label = _label(source, name)
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        if not data:
+            raise AudioError(f"'{label}' is empty (0 bytes): record or choose the file again.")
+        return data, None
+    if not isinstance(source, str | Path):
+        raise AudioError(f"Cannot read audio from a {type(source).__name__}; give a file path or bytes.")
+    path = Path(source)
+    if not path.is_file():
+        raise AudioError(f"'{label}' was not found at {path}.")
+    if path.stat().st_size == 0:
+        raise AudioError(f"'{label}' is empty (0 bytes): record or export it again.")
+    return None, path
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if not head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(b >= 0x20 or b in b"\t\r\n\f" for b in head)
+
+
+def _too_long(label: str) -> AudioError:
+    return AudioError(
+        f"'{label}' is longer than {MAX_IMPORT_S // 60} minutes. Cut it into sentences of at most "
+        f"{int(WINDOW_S)} seconds (the model listens to {int(WINDOW_S)} s at a time) and import those."
+    )
+
+
+def _decode_soundfile(data: bytes | None, path: Path | None, label: str) -> tuple[np.ndarray, int]:
+    with sf.SoundFile(io.BytesIO(data) if data is not None else str(path)) as f:
+        sr = f.samplerate
+        if f.frames > 0 and f.frames / sr > MAX_IMPORT_S + 1:  # refuse before decoding minutes of audio
+            raise _too_long(label)
+        samples = f.read(dtype="float32", always_2d=True)
+    return samples, sr
+
+
+def _decode_ffmpeg(data: bytes | None, path: Path | None, label: str) -> tuple[np.ndarray, int]:
+    """Decode with the ffmpeg CLI straight to 16 kHz mono float32 (bounded to just over the import limit)."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise AudioError(
+            f"'{label}' is in a format that needs ffmpeg (for example webm or m4a from a browser or phone), "
+            "and ffmpeg is not installed. Install it (Debian/Ubuntu: `sudo apt install ffmpeg`, macOS: "
+            "`brew install ffmpeg`) or convert the file to WAV or FLAC first."
+        )
+    tmp = None
+    try:
+        if path is None:  # some containers (m4a) need a seekable input, so no stdin pipe
+            suffix = Path(label).suffix if Path(label).suffix.isascii() else ""
+            fd, tmp = tempfile.mkstemp(prefix="voxstudio-", suffix=suffix[:10])
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            path = Path(tmp)
+        cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path),
+               "-t", str(MAX_IMPORT_S + 1), "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "pipe:1"]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=FFMPEG_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired as e:
+            raise AudioError(f"Decoding '{label}' took longer than {FFMPEG_TIMEOUT_S} s; convert it to WAV.") from e
+    finally:
+        if tmp:
+            os.unlink(tmp)
+    if proc.returncode != 0 or not proc.stdout:
+        raise AudioError(
+            f"'{label}' could not be decoded: it is damaged or not an audio file "
+            "(supported: WAV, FLAC, OGG, Opus, MP3, and webm/m4a through ffmpeg)."
+        )
+    samples = np.frombuffer(proc.stdout[: len(proc.stdout) // 4 * 4], dtype="<f4").astype(np.float32)
+    return samples.reshape(-1, 1), SAMPLE_RATE
+
+
+def decode(source: str | Path | bytes, name: str | None = None) -> tuple[np.ndarray, int]:
+    """Decode a file or bytes to float32 samples shaped (frames, channels) and their sample rate.
+
+    ``name`` is the user's file name, used only in messages and as a format hint for ffmpeg.
+    Raises :class:`AudioError` with a sentence for the user on empty, damaged, non-audio or unsupported input.
+    """
+    label = _label(source, name)
+    data, path = _read_source(source, name)
+    try:
+        samples, sr = _decode_soundfile(data, path, label)
+    except AudioError:
+        raise
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, EOFError):
+        head = data[:512] if data is not None else path.open("rb").read(512)
+        if _looks_like_text(head):
+            raise AudioError(
+                f"'{label}' is not audio: it contains text. Choose the recording itself (WAV, FLAC, OGG, MP3)."
+            ) from None
+        samples, sr = _decode_ffmpeg(data, path, label)
+    if samples.shape[0] == 0:
+        raise AudioError(f"'{label}' contains no audio samples (the file is truncated or empty).")
+    return samples, sr
+
+
+# ----------------------------------------------------------------------------------------- transforms
+
+
+def to_mono_16k(samples: np.ndarray, sr: int) -> np.ndarray:
+    """Downmix (mean of channels) and resample with soxr to 16 kHz; float32, finite, contiguous."""
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim == 2:
+        x = x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
+    elif x.ndim != 1:
+        raise AudioError(f"Audio must be 1-D or (frames, channels); got shape {x.shape}.")
+    if not np.all(np.isfinite(x)):
+        x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
+    if sr != SAMPLE_RATE:
+        x = soxr.resample(x, sr, SAMPLE_RATE, quality=RESAMPLE_QUALITY).astype(np.float32, copy=False)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def load_audio(source: str | Path | bytes | np.ndarray, name: str | None = None,
+               sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Any supported input → float32 mono 16 kHz samples, refusing what no dataset should hold.
+
+    ``sr`` only applies when ``source`` is already an ndarray (e.g. the browser recorder's samples).
+    """
+    label = _label(source, name)
+    if isinstance(source, np.ndarray):
+        samples, rate = source, sr
+    else:
+        samples, rate = decode(source, name)
+    frames = samples.shape[0] if samples.ndim else 0
+    if frames == 0:
+        raise AudioError(f"'{label}' contains no audio samples.")
+    if frames / rate > MAX_IMPORT_S:
+        raise _too_long(label)
+    x = to_mono_16k(samples, rate)
+    if x.size == 0:
+        raise AudioError(f"'{label}' is too short to contain speech.")
+    return x
+
+
+def to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] → int16 (clipped, rounded); int16 input is returned unchanged."""
+    x = np.asarray(samples)
+    if x.dtype == np.int16:
+        return x
+    return np.round(np.clip(x, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def write_wav(path: str | Path, samples: np.ndarray, sr: int = SAMPLE_RATE) -> Path:
+    """Write mono 16-bit PCM WAV atomically: temp file in the same folder, fsync, rename.
+
+    A reader (or a crash) sees either no file or the whole file, never half a WAV.
+    """
+    path = Path(path)
+    pcm = to_pcm16(samples)
+    if pcm.ndim != 1:
+        raise AudioError(f"write_wav expects mono samples; got shape {pcm.shape}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            with wave.open(f, "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(int(sr))
+                w.writeframes(pcm.astype("<i2", copy=False).tobytes())
+            f.flush()
+            os.fchmod(f.fileno(), 0o644)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+# ------------------------------------------------------------------------------------------- analysis
+
+
+def _db(power_or_amp: float | np.ndarray, power: bool = False):
+    v = np.maximum(np.asarray(power_or_amp, dtype=np.float64), 1e-12 if power else 1e-6)
+    return (10.0 if power else 20.0) * np.log10(v)
+
+
+def frame_levels(samples: np.ndarray, sr: int) -> np.ndarray:
+    """RMS level (dBFS) of overlapping 30 ms frames, 10 ms apart."""
+    x = np.asarray(samples, dtype=np.float32)
+    frame, hop = max(1, int(sr * VAD_FRAME_S)), max(1, int(sr * VAD_HOP_S))
+    if x.size < frame:
+        x = np.pad(x, (0, frame - x.size))
+    # Power per hop-sized block, then sum of consecutive blocks = power per frame (fast, no strided copies).
+    n_blocks = x.size // hop
+    blocks = (x[: n_blocks * hop].astype(np.float64) ** 2).reshape(n_blocks, hop).sum(axis=1)
+    per = frame // hop or 1
+    csum = np.concatenate([[0.0], np.cumsum(blocks)])
+    power = (csum[per:] - csum[:-per]) / (per * hop)
+    return _db(power, power=True)
+
+
+def speech_frames(samples: np.ndarray, sr: int) -> np.ndarray:
+    """Boolean mask over :func:`frame_levels`: energy VAD relative to the loudest frame and the noise floor."""
+    levels = frame_levels(samples, sr)
+    if levels.size == 0:
+        return np.zeros(0, dtype=bool)
+    loudest = float(levels.max())
+    noise = float(np.percentile(levels, 10))
+    threshold = max(VAD_ABS_FLOOR_DBFS, loudest - VAD_BELOW_LOUDEST_DB, noise + VAD_ABOVE_NOISE_DB)
+    return levels > threshold
+
+
+def analyze(samples: np.ndarray, sr: int = SAMPLE_RATE) -> AudioStats:
+    """Duration, levels, clipping and where the speech is, for one mono clip (pure)."""
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim == 2:
+        x = x.mean(axis=1)
+    n = int(x.size)
+    duration = n / sr if sr else 0.0
+    if n == 0:
+        return AudioStats(0.0, MIN_DB, MIN_DB, 0.0, 0.0, 0.0, 0.0)
+    absx = np.abs(x)
+    peak = float(absx.max())
+    rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+    clipped = float(np.count_nonzero(absx >= CLIP_LEVEL)) / n
+    if peak <= 0.0:
+        return AudioStats(duration, MIN_DB, MIN_DB, 0.0, duration, duration, 0.0)
+    mask = speech_frames(x, sr)
+    hop = VAD_HOP_S
+    if not mask.any():
+        lead = trail = duration
+        ratio = 0.0
+    else:
+        idx = np.flatnonzero(mask)
+        lead = min(duration, idx[0] * hop)
+        trail = max(0.0, duration - min(duration, idx[-1] * hop + VAD_FRAME_S))
+        ratio = float(mask.mean())
+    return AudioStats(
+        duration_s=round(duration, 4),
+        peak_dbfs=round(float(_db(peak)), 2),
+        rms_dbfs=round(float(_db(rms)), 2),
+        clipped_ratio=round(clipped, 6),
+        lead_silence_s=round(float(lead), 3),
+        trail_silence_s=round(float(trail), 3),
+        speech_ratio=round(ratio, 4),
+    )
+
+
+def is_digital_silence(samples: np.ndarray) -> bool:
+    """True when the peak is below −90 dBFS: a muted or disconnected microphone, not a quiet room."""
+    x = np.asarray(samples)
+    return x.size == 0 or float(np.abs(x).max()) < 10 ** (DIGITAL_SILENCE_DBFS / 20)
+
+
+def trim_silence(samples: np.ndarray, sr: int = SAMPLE_RATE, margin_s: float = 0.3) -> np.ndarray:
+    """Cut leading/trailing silence, keeping ``margin_s`` around the speech; unchanged if no speech is found."""
+    x = np.asarray(samples)
+    stats = analyze(x, sr)
+    if stats.speech_ratio == 0.0:
+        return x
+    start = max(0, int((stats.lead_silence_s - margin_s) * sr))
+    end = min(x.shape[0], int(round((stats.duration_s - stats.trail_silence_s + margin_s) * sr)))
+    return x[start:end]

@@ -1,0 +1,484 @@
+"""The on-disk dataset: ``$VOXSTUDIO_HOME/datasets/<name>/`` (layout in docs/ARCHITECTURE.md).
+
+Durability rules, because a take a user recorded must never be lost:
+
+* a clip's WAV is written atomically *before* its metadata row, so every row points at a complete file
+  (a crash in between leaves an orphan WAV, which is ignored);
+* rows are appended under an exclusive ``fcntl`` lock with flush + fsync (two browser tabs may record at once);
+* edits rewrite ``metadata.jsonl`` atomically (temp + fsync + rename) under the same lock;
+* a torn last line (process killed mid-append) is skipped on read and repaired by the next write;
+* delete moves the WAV and its row into ``trash/``, from where :meth:`Dataset.restore` brings them back.
+
+Stdlib + numpy + audio only, so the UI imports it without the training stack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from voxstudio import audio, quality, workspace
+
+INFO = "dataset.json"
+METADATA = "metadata.jsonl"
+PHRASES = "phrases.jsonl"
+AUDIO_DIR = "audio"
+TRASH_DIR = "trash"
+TRASH_ROWS = "trash.jsonl"
+LOCK = ".lock"
+DEFAULT_LICENCE = "cc-by-4.0"
+MAX_TEXT_CHARS = 2000
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
+EDITABLE = ("text", "language", "speaker", "phrase_id", "source")
+
+
+@dataclass
+class Clip:
+    """One live clip: its metadata row (AudioFolder columns) plus ``clip_id`` (the WAV's stem)."""
+
+    clip_id: str
+    file_name: str
+    text: str
+    language: str
+    speaker: str = ""
+    duration_s: float = 0.0
+    phrase_id: str | None = None
+    source: str = "record"
+    flags: list[dict] = field(default_factory=list)
+    created_at: float = 0.0
+    sha1: str = ""  # hash of the stored PCM: duplicate detection
+    original_name: str | None = None  # the user's file name, informative only (never used as a path)
+    stats: dict = field(default_factory=dict)  # audio.AudioStats.to_dict()
+
+    def to_row(self) -> dict:
+        row = asdict(self)
+        row.pop("clip_id")
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict) -> Clip:
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in row.items() if k in known}
+        data.setdefault("clip_id", Path(str(row.get("file_name", ""))).stem)
+        return cls(**data)
+
+    @property
+    def flag_codes(self) -> list[str]:
+        return [f.get("code", "") for f in self.flags]
+
+
+def list_datasets() -> list[str]:
+    """Names of the datasets under the data home, sorted."""
+    root = workspace.datasets_dir()
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / INFO).is_file()
+                  and workspace.SLUG_RE.match(p.name))
+
+
+def new_clip_id() -> str:
+    """Sortable by creation time (UTC, ms) with a random suffix; never derived from user input."""
+    now = time.time_ns()
+    stamp = time.strftime("%Y%m%dt%H%M%S", time.gmtime(now / 1e9))
+    return f"{stamp}{now // 1_000_000 % 1000:03d}-{secrets.token_hex(4)}"
+
+
+def normalise_text(text: str) -> str:
+    """Lower case, punctuation dropped, spaces collapsed: the key for duplicates and phrase grouping."""
+    kept = "".join(ch if ch.isalnum() or ch.isspace() else " " for ch in text.casefold())
+    return " ".join(kept.split())
+
+
+def _clean_text(text) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("The transcript is empty: type exactly what is said in the clip.")
+    text = " ".join(text.split())
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"The transcript is {len(text)} characters long; keep it under {MAX_TEXT_CHARS}.")
+    return text
+
+
+def _check_language(language) -> str:
+    if not isinstance(language, str) or not LANGUAGE_RE.match(language.strip()):
+        raise ValueError(f"Language {language!r} is not a language code: use e.g. 'en', 'fr' or 'pt-br'.")
+    return language.strip()
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    """Atomic whole-file write (temp in the same folder + fsync + rename)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), 0o644)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _dump_rows(rows: Iterable[dict]) -> bytes:
+    return b"".join(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n" for r in rows)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Complete rows of a JSONL file; a torn or corrupt line is skipped, never fatal."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    rows = []
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def _repair_tail(fd: int) -> None:
+    """Make the file end with a newline: complete a parseable last line, cut a torn one (lock held)."""
+    size = os.lseek(fd, 0, os.SEEK_END)
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    start = size
+    while start > 0:  # find the start of the last line, reading backwards
+        start = max(0, start - (1 << 16))
+        cut = os.pread(fd, size - start, start).rfind(b"\n")
+        if cut >= 0:
+            start += cut + 1
+            break
+    try:
+        json.loads(os.pread(fd, size - start, start))
+        _write_all(fd, b"\n")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        os.ftruncate(fd, start)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _append(path: Path, rows: list[dict]) -> None:
+    """Append rows in one write, repairing a torn tail first; flush + fsync (lock held by the caller)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        _repair_tail(fd)
+        _write_all(fd, _dump_rows(rows))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Dataset:
+    """A dataset folder. Cheap to construct; every read goes to disk so several processes stay consistent."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.name = self.path.name
+
+    # ------------------------------------------------------------------ create / open / info
+    @classmethod
+    def create(cls, name: str, languages: Iterable[str] = (), speaker: str = "", consent: dict | None = None,
+               licence: str = DEFAULT_LICENCE) -> Dataset:
+        """Make a new, empty dataset; refuses unsafe names and existing datasets."""
+        workspace.check_slug(name, "Dataset name")
+        target = workspace.datasets_dir() / name
+        if target.exists():
+            raise FileExistsError(f"A dataset named '{name}' already exists: open it or choose another name.")
+        info = {"name": name, "languages": [_check_language(x) for x in languages],
+                "speakers": [speaker.strip()] if speaker and speaker.strip() else [],
+                "consent": consent or {}, "licence": licence, "created_at": time.time()}
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
+        try:
+            tmp.chmod(0o755)
+            (tmp / AUDIO_DIR).mkdir()
+            (tmp / METADATA).touch()
+            _fsync_write(tmp / INFO, json.dumps(info, indent=2, ensure_ascii=False).encode())
+            os.rename(tmp, target)
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if target.exists():
+                raise FileExistsError(f"A dataset named '{name}' already exists: open it or choose another "
+                                      "name.") from e
+            raise
+        return cls(target)
+
+    @classmethod
+    def open(cls, name: str) -> Dataset:
+        workspace.check_slug(name, "Dataset name")
+        path = workspace.datasets_dir() / name
+        if not (path / INFO).is_file():
+            raise FileNotFoundError(f"There is no dataset named '{name}' in {path.parent}. "
+                                    "Create it on the Language page or import one.")
+        return cls(path)
+
+    @property
+    def info(self) -> dict:
+        try:
+            return json.loads((self.path / INFO).read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {"name": self.name, "languages": [], "speakers": [], "consent": {}, "licence": DEFAULT_LICENCE}
+
+    def update_info(self, **kw) -> dict:
+        """Merge fields into dataset.json (``name`` and ``created_at`` are fixed)."""
+        for key in ("name", "created_at"):
+            if key in kw:
+                raise ValueError(f"'{key}' of a dataset cannot be changed.")
+        if "languages" in kw:
+            kw["languages"] = [_check_language(x) for x in kw["languages"]]
+        with self._locked():
+            info = self.info
+            info.update(kw)
+            _fsync_write(self.path / INFO, json.dumps(info, indent=2, ensure_ascii=False).encode())
+        return info
+
+    # ------------------------------------------------------------------ reading
+    def clips(self) -> list[Clip]:
+        """Live clips in the order they were added."""
+        return [Clip.from_row(r) for r in read_jsonl(self.path / METADATA) if r.get("file_name")]
+
+    def get(self, clip_id: str) -> Clip:
+        for clip in self.clips():
+            if clip.clip_id == clip_id:
+                return clip
+        raise KeyError(f"Clip '{clip_id}' is not in dataset '{self.name}' (deleted or never saved).")
+
+    def audio_path(self, clip: Clip | str) -> Path:
+        clip_id = clip.clip_id if isinstance(clip, Clip) else workspace.check_slug(str(clip), "Clip id")
+        return self.path / AUDIO_DIR / f"{clip_id}.wav"
+
+    def version(self) -> str:
+        """Hash of the complete metadata rows: changes whenever a clip is added, edited or deleted."""
+        return hashlib.sha1(_dump_rows(read_jsonl(self.path / METADATA))).hexdigest()[:16]
+
+    # ------------------------------------------------------------------ writing
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with open(self.path / LOCK, "a+b") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def _rewrite(self, rows: list[dict]) -> None:
+        _fsync_write(self.path / METADATA, _dump_rows(rows))
+
+    def add_clip(self, audio_in, text: str, *, language: str, speaker: str | None = None,
+                 phrase_id: str | None = None, source: str = "record", name: str | None = None) -> Clip:
+        """Validate, store and index one clip; raises with a human sentence and leaves nothing behind.
+
+        ``audio_in``: a path, the file's bytes, or float32 16 kHz mono samples. ``name`` is the user's file
+        name (messages only). Duplicate = same stored audio and same normalised text as a live clip.
+        """
+        text = _clean_text(text)
+        language = _check_language(language)
+        if not self.path.is_dir():
+            raise FileNotFoundError(f"Dataset '{self.name}' no longer exists at {self.path}.")
+        samples = audio.load_audio(audio_in, name=name)
+        label = name or (Path(audio_in).name if isinstance(audio_in, str | Path) else "The recording")
+        if audio.is_digital_silence(samples):
+            raise audio.AudioError(f"'{label}' is completely silent (no signal at all): check that the "
+                                   "microphone is connected and not muted, then record again.")
+        pcm = audio.to_pcm16(samples)
+        sha1 = hashlib.sha1(pcm.tobytes()).hexdigest()
+        stats = audio.analyze(pcm.astype(np.float32) / 32767.0, audio.SAMPLE_RATE)
+        flags = [f.to_dict() for f in quality.check(stats, text, language)]
+        info = self.info
+        speaker = (speaker if speaker is not None else (info.get("speakers") or [""])[0]).strip()
+        clip_id = new_clip_id()
+        clip = Clip(clip_id=clip_id, file_name=f"{AUDIO_DIR}/{clip_id}.wav", text=text, language=language,
+                    speaker=speaker, duration_s=round(stats.duration_s, 3), phrase_id=phrase_id,
+                    source=source, flags=flags, created_at=round(time.time(), 3), sha1=sha1,
+                    original_name=Path(name).name if name else None, stats=stats.to_dict())
+        key = normalise_text(text)
+        with self._locked():
+            for row in read_jsonl(self.path / METADATA):
+                if row.get("sha1") == sha1 and normalise_text(str(row.get("text", ""))) == key:
+                    raise ValueError(f"'{label}' is a duplicate: the same recording with the same text is "
+                                     f"already in the dataset (clip {Path(row.get('file_name', '')).stem}).")
+            wav = self.audio_path(clip)
+            audio.write_wav(wav, pcm)
+            try:
+                _append(self.path / METADATA, [clip.to_row()])
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    wav.unlink()
+                raise
+            self._remember(info, language, speaker)
+        return clip
+
+    def _remember(self, info: dict, language: str, speaker: str) -> None:
+        """Add a new language/speaker to dataset.json (lock held)."""
+        langs, speakers = list(info.get("languages") or []), list(info.get("speakers") or [])
+        if language in langs and (not speaker or speaker in speakers):
+            return
+        info = self.info
+        info["languages"] = sorted(set(info.get("languages") or []) | {language})
+        if speaker and speaker not in (info.get("speakers") or []):
+            info["speakers"] = [*(info.get("speakers") or []), speaker]
+        _fsync_write(self.path / INFO, json.dumps(info, indent=2, ensure_ascii=False).encode())
+
+    def update_clip(self, clip_id: str, **changes) -> Clip:
+        """Edit text/language/speaker/phrase_id/source; flags are recomputed. Atomic rewrite under the lock."""
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise ValueError(f"Cannot edit {', '.join(sorted(unknown))}; editable fields: {', '.join(EDITABLE)}.")
+        if "text" in changes:
+            changes["text"] = _clean_text(changes["text"])
+        if "language" in changes:
+            changes["language"] = _check_language(changes["language"])
+        with self._locked():
+            rows = read_jsonl(self.path / METADATA)
+            i = next((n for n, r in enumerate(rows) if Clip.from_row(r).clip_id == clip_id), None)
+            if i is None:
+                raise KeyError(f"Clip '{clip_id}' is not in dataset '{self.name}' (deleted or never saved).")
+            row = {**rows[i], **changes}
+            clip = Clip.from_row(row)
+            stats = self._stats_of(clip)
+            if stats is not None:
+                clip.flags = [f.to_dict() for f in quality.check(stats, clip.text, clip.language)]
+            rows[i] = {**row, **clip.to_row()}
+            self._rewrite(rows)
+        return clip
+
+    def _stats_of(self, clip: Clip) -> audio.AudioStats | None:
+        if clip.stats:
+            with contextlib.suppress(TypeError):
+                return audio.AudioStats(**clip.stats)
+        with contextlib.suppress(audio.AudioError):
+            return audio.analyze(audio.load_audio(self.audio_path(clip)), audio.SAMPLE_RATE)
+        return None
+
+    def delete(self, clip_id: str) -> None:
+        """Move the clip's WAV and row to ``trash/`` (restorable with :meth:`restore`)."""
+        trash = self.path / TRASH_DIR
+        trash.mkdir(exist_ok=True)
+        with self._locked():
+            rows = read_jsonl(self.path / METADATA)
+            keep = [r for r in rows if Clip.from_row(r).clip_id != clip_id]
+            if len(keep) == len(rows):
+                raise KeyError(f"Clip '{clip_id}' is not in dataset '{self.name}' (already deleted?).")
+            gone = [{**r, "deleted_at": round(time.time(), 3)} for r in rows
+                    if Clip.from_row(r).clip_id == clip_id]
+            _append(trash / TRASH_ROWS, gone)  # 1. row safe in trash
+            wav = self.audio_path(clip_id)
+            if wav.exists():
+                os.replace(wav, trash / wav.name)  # 2. audio
+            self._rewrite(keep)  # 3. gone from the live list
+
+    def trashed(self) -> list[Clip]:
+        """Deleted clips that can be restored (newest deletion last)."""
+        live = {c.clip_id for c in self.clips()}
+        seen: dict[str, Clip] = {}
+        for row in read_jsonl(self.path / TRASH_DIR / TRASH_ROWS):
+            clip = Clip.from_row(row)
+            if clip.clip_id not in live and (self.path / TRASH_DIR / f"{clip.clip_id}.wav").exists():
+                seen[clip.clip_id] = clip
+        return list(seen.values())
+
+    def restore(self, clip_id: str) -> Clip:
+        trash = self.path / TRASH_DIR
+        with self._locked():
+            rows = read_jsonl(trash / TRASH_ROWS)
+            found = [r for r in rows if Clip.from_row(r).clip_id == clip_id]
+            src = trash / f"{clip_id}.wav"
+            if not found or not src.exists():
+                raise KeyError(f"Clip '{clip_id}' is not in the trash of dataset '{self.name}'.")
+            row = {k: v for k, v in found[-1].items() if k != "deleted_at"}
+            os.replace(src, self.audio_path(clip_id))
+            if clip_id not in {c.clip_id for c in self.clips()}:
+                _append(self.path / METADATA, [row])
+            _fsync_write(trash / TRASH_ROWS, _dump_rows(r for r in rows if Clip.from_row(r).clip_id != clip_id))
+        return Clip.from_row(row)
+
+    # ------------------------------------------------------------------ phrases
+    def set_phrases(self, phrases: Iterable[dict | str]) -> list[dict]:
+        """Replace the phrase list (dicts with ``text`` and optional ``phrase_id``, ``language``, ``source``)."""
+        default_lang = (self.info.get("languages") or [""])[0]
+        out, seen = [], set()
+        for p in phrases:
+            p = {"text": p} if isinstance(p, str) else dict(p)
+            text = " ".join(str(p.get("text", "")).split())
+            if not text:
+                continue
+            lang = p.get("language") or default_lang
+            pid = str(p.get("phrase_id") or f"{lang or 'xx'}-{hashlib.sha1(text.encode()).hexdigest()[:10]}")
+            if pid in seen:
+                continue
+            seen.add(pid)
+            out.append({"phrase_id": pid, "text": text, "language": lang, "source": p.get("source", "custom")})
+        with self._locked():
+            _fsync_write(self.path / PHRASES, _dump_rows(out))
+        return out
+
+    def phrases(self) -> list[dict]:
+        return read_jsonl(self.path / PHRASES)
+
+    def recorded_phrase_ids(self) -> set[str]:
+        return {c.phrase_id for c in self.clips() if c.phrase_id}
+
+    # ------------------------------------------------------------------ summaries
+    def stats(self) -> dict:
+        """Totals for Home/Review/CLI: clips, minutes, per language and speaker, flagged clips and flag codes."""
+        clips = self.clips()
+        out = {"name": self.name, "clips": len(clips), "minutes": 0.0, "languages": {}, "speakers": {},
+               "flagged": 0, "flags": {}}
+        for c in clips:
+            minutes = c.duration_s / 60.0
+            out["minutes"] += minutes
+            for key, value in (("languages", c.language), ("speakers", c.speaker or "")):
+                slot = out[key].setdefault(value, {"clips": 0, "minutes": 0.0})
+                slot["clips"] += 1
+                slot["minutes"] += minutes
+            if c.flags:
+                out["flagged"] += 1
+                for code in c.flag_codes:
+                    out["flags"][code] = out["flags"].get(code, 0) + 1
+        out["minutes"] = round(out["minutes"], 3)
+        for key in ("languages", "speakers"):
+            for slot in out[key].values():
+                slot["minutes"] = round(slot["minutes"], 3)
+        return out
+
+    def split(self, seed: int = 0, eval_fraction: float = 0.1) -> tuple[list[Clip], list[Clip]]:
+        """Deterministic train/eval split by phrase (same phrase never on both sides).
+
+        Groups are ``phrase_id`` or else the normalised text; with ≥ 2 groups both sides are non-empty.
+        """
+        if not 0.0 < float(eval_fraction) < 1.0:
+            raise ValueError(f"eval_fraction must be between 0 and 1 (exclusive); got {eval_fraction}.")
+        clips = self.clips()
+        groups = sorted({self._group(c) for c in clips})
+        if len(groups) < 2:
+            return clips, []
+        n_eval = min(len(groups) - 1, max(1, round(len(groups) * eval_fraction)))
+        ranked = sorted(groups, key=lambda g: hashlib.sha1(f"{seed}\0{g}".encode()).hexdigest())
+        eval_groups = set(ranked[:n_eval])
+        return ([c for c in clips if self._group(c) not in eval_groups],
+                [c for c in clips if self._group(c) in eval_groups])
+
+    @staticmethod
+    def _group(clip: Clip) -> str:
+        return f"id:{clip.phrase_id}" if clip.phrase_id else f"text:{normalise_text(clip.text)}"

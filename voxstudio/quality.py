@@ -1,0 +1,133 @@
+"""Per-clip quality flags: what is wrong with a take, in a sentence, and what to do about it.
+
+All limits live in :data:`THRESHOLDS` (and the per-language speaking-rate table :data:`SPEAKING_RATE`), so the
+Record page, the Review page, imports and the docs agree. A flag never blocks saving: flagged clips are kept so
+the user decides (re-record, edit the text, or keep). Only unusable audio is refused, in ``audio``/``dataset``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import asdict, dataclass
+
+from voxstudio.audio import MAX_IMPORT_S, WINDOW_S, AudioStats
+
+THRESHOLDS: dict[str, float] = {
+    # shorter than this, a clip rarely holds a whole phrase (cut-off start or end)
+    "min_duration_s": 1.0,
+    # Voxtral listens to 30 s windows: longer clips are kept but flagged (training splits or truncates them)
+    "max_duration_s": WINDOW_S,
+    # longer audio is refused outright at import (audio.MAX_IMPORT_S); listed here for the docs
+    "max_import_s": float(MAX_IMPORT_S),
+    # loudest sample below this (dBFS): the voice is buried in the noise of the recording chain
+    "min_peak_dbfs": -30.0,
+    # more than this fraction of samples at full scale: audible distortion
+    "max_clipped_ratio": 0.001,
+    # less than this fraction of 30 ms frames holds speech (energy VAD in audio.analyze)
+    "min_speech_ratio": 0.10,
+    # speaking rate is only judged on at least this much speech and this many characters
+    "rate_min_speech_s": 0.3,
+    "rate_min_chars": 2,
+}
+
+# Letters and digits per second of speech (leading/trailing silence excluded): (slowest, fastest) plausible.
+# Typical read speech is 8–16 chars/s in alphabetic scripts and 3–7 in Chinese/Japanese; the bounds are wide on
+# purpose — a flag means "the text probably does not match the audio", not "you speak fast".
+SPEAKING_RATE: dict[str, tuple[float, float]] = {
+    "default": (2.5, 30.0),
+    "zh": (1.0, 12.0),
+    "yue": (1.0, 12.0),
+    "ja": (1.5, 16.0),
+    "ko": (1.0, 14.0),
+}
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One problem with a clip: a stable ``code`` for filters, a ``message`` and a ``suggestion`` for people."""
+
+    code: str
+    message: str
+    suggestion: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Flag:
+        return cls(str(data.get("code", "")), str(data.get("message", "")), str(data.get("suggestion", "")))
+
+
+def text_chars(text: str) -> int:
+    """Spoken-ish characters: letters, digits and marks (no spaces or punctuation); language-neutral."""
+    return sum(1 for ch in text if unicodedata.category(ch)[0] in "LNM")
+
+
+def rate_bounds(language: str | None) -> tuple[float, float]:
+    base = (language or "").lower().split("-")[0].split("_")[0]
+    return SPEAKING_RATE.get(base, SPEAKING_RATE["default"])
+
+
+def check(stats: AudioStats, text: str, language: str | None = None) -> list[Flag]:
+    """Flags for one clip, most serious first; an empty list means the take looks fine."""
+    t = THRESHOLDS
+    flags: list[Flag] = []
+    if stats.speech_ratio < t["min_speech_ratio"]:
+        flags.append(Flag(
+            "mostly_silence",
+            f"Almost no speech was detected: only {stats.speech_ratio:.0%} of the clip sounds like a voice.",
+            "Check that the right microphone is selected and not muted, then re-record while reading the phrase.",
+        ))
+    if stats.peak_dbfs < t["min_peak_dbfs"]:
+        flags.append(Flag(
+            "too_quiet",
+            f"The recording is very quiet (loudest point {stats.peak_dbfs:.0f} dBFS, "
+            f"below {t['min_peak_dbfs']:.0f} dBFS).",
+            "Move closer to the microphone or raise the input gain, then re-record.",
+        ))
+    if stats.clipped_ratio > t["max_clipped_ratio"]:
+        flags.append(Flag(
+            "clipped",
+            f"The recording is distorted: {stats.clipped_ratio:.1%} of the samples hit the maximum level.",
+            "Lower the input gain or move a little further from the microphone, then re-record.",
+        ))
+    if stats.duration_s < t["min_duration_s"]:
+        flags.append(Flag(
+            "too_short",
+            f"The clip is only {stats.duration_s:.1f} s long; the start or end of the phrase may be cut off.",
+            "Start speaking a moment after pressing record and wait a moment before stopping, then re-record.",
+        ))
+    if stats.duration_s > t["max_duration_s"]:
+        flags.append(Flag(
+            "too_long",
+            f"The clip is {stats.duration_s:.0f} s long; the model hears at most {t['max_duration_s']:.0f} s at a "
+            "time, so the rest is not used for training as it is.",
+            f"Split it into shorter sentences (under {t['max_duration_s']:.0f} s each) with their own transcripts.",
+        ))
+    flags.extend(_rate_flags(stats, text, language))
+    return flags
+
+
+def _rate_flags(stats: AudioStats, text: str, language: str | None) -> list[Flag]:
+    t = THRESHOLDS
+    chars = text_chars(text or "")
+    speech_s = stats.speech_s
+    if stats.speech_ratio < t["min_speech_ratio"] or speech_s < t["rate_min_speech_s"] or chars < t["rate_min_chars"]:
+        return []
+    rate = chars / speech_s
+    low, high = rate_bounds(language)
+    if rate > high:
+        return [Flag(
+            "speaking_rate",
+            f"The text is long for this audio ({chars} characters in {speech_s:.1f} s of speech, "
+            f"{rate:.0f} per second): it may not match what was said, or the recording stopped early.",
+            "Check that the transcript matches the clip; edit the text or re-record the whole phrase.",
+        )]
+    if rate < low:
+        return [Flag(
+            "speaking_rate",
+            f"The text is short for this audio ({chars} characters in {speech_s:.1f} s of speech): "
+            "the clip may hold more than the phrase, or the transcript is missing words.",
+            "Check that the transcript matches the clip; complete the text or re-record only the phrase.",
+        )]
+    return []
