@@ -1,0 +1,327 @@
+"""The demo Space: render the Gradio template and deploy it to the Hub (UI-safe; huggingface_hub is lazy).
+
+Why a Gradio Space: it is the Hub's native SDK and the only one that runs on ZeroGPU. The Space runs a copy
+of ``voxstudio/inference.py`` (copied byte-for-byte at deploy time) so the studio, the CLI and the demo share
+one inference implementation, and it loads exactly the repo the deployer names in ``HF_MODEL_ID`` (plus
+``BASE_MODEL_ID`` for an adapter) -- if those weights cannot load, the demo shows an error; it never falls
+back to the base model.
+
+Token rule: the deployer's (write) token is used only for the API calls. The Space gets a ``HF_TOKEN`` secret
+only when the model is private, and then only a *read* token the user provides explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import metadata
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+TEMPLATE_DIR = PACKAGE_DIR.parent / "demo_template"
+INFERENCE_SOURCE = PACKAGE_DIR / "inference.py"
+
+# Hardware a user can pick for the Space (Hub flavour ids) with a short human description.
+HARDWARE = {
+    "cpu-basic": "CPU basic (2 vCPU, 16 GB) - slow but enough for a small model",
+    "cpu-upgrade": "CPU upgrade (8 vCPU, 32 GB)",
+    "zero-a10g": "ZeroGPU (shared A10G/H200, PRO accounts) - GPU on demand",
+    "t4-small": "Nvidia T4 small (16 GB VRAM)",
+    "l4x1": "Nvidia L4 (24 GB VRAM)",
+    "a10g-small": "Nvidia A10G small (24 GB VRAM)",
+    "a100-large": "Nvidia A100 (80 GB VRAM)",
+}
+DEFAULT_HARDWARE = "cpu-basic"
+
+# Voxtral's transcription languages, offered in the demo's dropdown when the card names none.
+DEFAULT_LANGUAGES = ("en", "es", "fr", "pt", "hi", "de", "nl", "it")
+
+# Packages the copied inference module needs in the Space, pinned to what this studio runs with.
+SPACE_PACKAGES = ("torch", "transformers", "peft", "accelerate", "mistral-common", "soundfile", "soxr", "numpy")
+PACKAGE_EXTRAS = {"mistral-common": "[audio]"}
+# Used for sdk_version when gradio is not installed here (it is a dev-only dependency of the studio).
+GRADIO_FALLBACK_VERSION = "6.31.0"
+
+SPACE_FILES = ("app.py", "inference.py", "README.md", "requirements.txt", "demo.json")
+SUMMARY_MAX_CHARS = 1200
+REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
+
+
+def _installed_version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def gradio_version() -> str:
+    """The sdk_version written into the Space front matter: the gradio we test the template with."""
+    return _installed_version("gradio") or GRADIO_FALLBACK_VERSION
+
+
+def space_requirements() -> list[str]:
+    """Requirement lines for the Space (gradio itself is provided by the Space SDK)."""
+    lines = []
+    for package in SPACE_PACKAGES:
+        version = _installed_version(package)
+        name = package + PACKAGE_EXTRAS.get(package, "")
+        lines.append(f"{name}=={version}" if version else name)
+    return lines
+
+
+def check_repo_id(repo_id: str, what: str = "repo") -> str:
+    """Return ``repo_id`` if it looks like ``name`` or ``namespace/name``, else raise a clear ValueError."""
+    if not isinstance(repo_id, str) or not REPO_ID_RE.match(repo_id.strip()) or ".." in repo_id:
+        raise ValueError(
+            f"The {what} id {repo_id!r} is not valid: use 'name' or 'your-username/name' "
+            "(letters, digits, '-', '_' or '.')."
+        )
+    return repo_id.strip()
+
+
+def summarize_card(markdown: str) -> tuple[str, list[str]]:
+    """(summary, languages) from a model card: the body up to its second section, and front-matter languages.
+
+    The demo shows this so a visitor knows what was fine-tuned without leaving the Space.
+    """
+    text = markdown or ""
+    languages: list[str] = []
+    match = re.match(r"^---\s*\n(.*?)\n---\s*\n?", text, flags=re.S)
+    if match:
+        text = text[match.end():]
+        try:
+            import yaml
+
+            meta = yaml.safe_load(match.group(1)) or {}
+        except Exception:  # a broken front matter only costs us the language list
+            meta = {}
+        lang = meta.get("language") if isinstance(meta, dict) else None
+        languages = [lang] if isinstance(lang, str) else [str(x) for x in (lang or [])]
+    sections, kept = 0, []
+    for line in text.strip().splitlines():
+        if line.startswith("## "):
+            sections += 1
+            if sections > 1:
+                break
+        kept.append(line)
+    summary = "\n".join(kept).strip()
+    if len(summary) > SUMMARY_MAX_CHARS:
+        summary = summary[:SUMMARY_MAX_CHARS].rsplit(" ", 1)[0] + " ..."
+    return summary, languages
+
+
+def _jinja_env():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    # JSON strings are valid YAML scalars: any title or id is quoted safely in the front matter.
+    env.filters["yaml_str"] = lambda value: json.dumps(str(value), ensure_ascii=False)
+    return env
+
+
+def render_space(
+    model_repo: str,
+    base_model: str | None = None,
+    *,
+    title: str | None = None,
+    card_summary: str = "",
+    languages: list[str] | tuple[str, ...] = (),
+    hardware: str = DEFAULT_HARDWARE,
+) -> dict[str, bytes]:
+    """Every file of the Space, by path: app.py, inference.py (byte copy), README.md, requirements.txt, demo.json."""
+    model_repo = check_repo_id(model_repo, "model")
+    if base_model:
+        base_model = check_repo_id(base_model, "base model")
+    if hardware not in HARDWARE:
+        raise ValueError(f"Unknown Space hardware {hardware!r}; choose one of: {', '.join(HARDWARE)}.")
+    if not INFERENCE_SOURCE.is_file():
+        raise FileNotFoundError(f"{INFERENCE_SOURCE} is missing: the Space needs voxstudio's inference module.")
+    title = (title or f"{model_repo.split('/')[-1]} demo").strip()[:60]
+    models = [model_repo] + ([base_model] if base_model else [])
+    env = _jinja_env()
+    context = {
+        "title": title,
+        "sdk_version": gradio_version(),
+        "hardware": hardware,
+        "models": models,
+        "short_description": f"Speech recognition with {model_repo.split('/')[-1]}"[:60],
+        "card_summary": card_summary.strip(),
+        "requirements": space_requirements(),
+        "model_repo": model_repo,
+        "base_model": base_model,
+    }
+    demo = {
+        "title": title,
+        "summary": card_summary.strip(),
+        "languages": list(languages) or list(DEFAULT_LANGUAGES),
+        "model_repo": model_repo,
+        "base_model": base_model,
+    }
+    return {
+        "app.py": (TEMPLATE_DIR / "app.py").read_bytes(),
+        "inference.py": INFERENCE_SOURCE.read_bytes(),
+        "README.md": env.get_template("README.md.j2").render(**context).encode("utf-8"),
+        "requirements.txt": env.get_template("requirements.txt.j2").render(**context).encode("utf-8"),
+        "demo.json": (json.dumps(demo, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
+    }
+
+
+def write_space(out_dir: str | Path, model_repo: str, base_model: str | None = None, **kwargs) -> list[Path]:
+    """Write the rendered Space into ``out_dir`` (for a manual upload or a local ``python app.py``)."""
+    files = render_space(model_repo, base_model, **kwargs)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, data in files.items():
+        path = out / name
+        path.write_bytes(data)
+        written.append(path)
+    return written
+
+
+def deploy_demo(
+    model_repo: str,
+    space_repo: str,
+    token: str,
+    hardware: str = DEFAULT_HARDWARE,
+    private: bool = True,
+    base_model: str | None = None,
+    read_token: str | None = None,
+    endpoint: str | None = None,
+    *,
+    title: str | None = None,
+    card_summary: str | None = None,
+) -> str:
+    """Create (or update) the demo Space for ``model_repo`` and return its URL.
+
+    One commit carries the whole template; ``HF_MODEL_ID`` / ``BASE_MODEL_ID`` are Space variables. A private
+    model needs ``read_token`` (stored as the Space's ``HF_TOKEN`` secret); the write ``token`` is never stored.
+    Raises ValueError (bad input, private model without a read token) or voxstudio.hub.HubError (Hub refused).
+    """
+    model_repo = check_repo_id(model_repo, "model")
+    space_repo = check_repo_id(space_repo, "Space")
+    if base_model:
+        base_model = check_repo_id(base_model, "base model")
+    if hardware not in HARDWARE:
+        raise ValueError(f"Unknown Space hardware {hardware!r}; choose one of: {', '.join(HARDWARE)}.")
+    if not token:
+        raise ValueError("A Hugging Face token with write access is needed to create the Space.")
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    api = HfApi(endpoint=endpoint, token=token)
+    with _hub_errors("deploying the demo Space"):
+        namespace = api.whoami(token=token)["name"]
+        model_repo = model_repo if "/" in model_repo else f"{namespace}/{model_repo}"
+        space_repo = space_repo if "/" in space_repo else f"{namespace}/{space_repo}"
+        info = api.model_info(model_repo, token=token)
+    secret = _space_secret(api, model_repo, bool(getattr(info, "private", False)), token, read_token)
+    summary, languages = _card_summary(api, model_repo, token) if card_summary is None else (card_summary, [])
+    files = render_space(
+        model_repo, base_model, title=title, card_summary=summary, languages=languages, hardware=hardware
+    )
+    with _hub_errors("deploying the demo Space"):
+        url = api.create_repo(
+            space_repo,
+            repo_type="space",
+            space_sdk="gradio",
+            private=private,
+            space_hardware=hardware,
+            exist_ok=True,
+        )
+        api.create_commit(
+            space_repo,
+            repo_type="space",
+            operations=[CommitOperationAdd(path_in_repo=k, path_or_fileobj=v) for k, v in files.items()],
+            commit_message=f"Deploy voxstudio demo for {model_repo}",
+        )
+        api.add_space_variable(space_repo, "HF_MODEL_ID", model_repo, description="Model the demo loads")
+        if base_model:
+            api.add_space_variable(space_repo, "BASE_MODEL_ID", base_model, description="Base model of the adapter")
+        if secret:
+            api.add_space_secret(space_repo, "HF_TOKEN", secret, description="Read token for the private model")
+    return str(url)
+
+
+def _space_secret(api, model_repo: str, model_private: bool, token: str, read_token: str | None) -> str | None:
+    """The token the Space may hold: None for a public model; for a private one, the user's read token only."""
+    if not model_private:
+        return None
+    if not read_token:
+        raise ValueError(
+            f"{model_repo} is private, so the Space needs a token to read it. Create a *read* token at "
+            "https://huggingface.co/settings/tokens and give it as the read token (your write token is "
+            "never stored in a Space), or make the model public."
+        )
+    if read_token == token:
+        raise ValueError(
+            "The read token is your write token. Give the Space a separate token with read access only, "
+            "so a leak of the Space cannot change your repos."
+        )
+    with _hub_errors("checking the read token"):
+        who = api.whoami(token=read_token)
+    role = ((who.get("auth") or {}).get("accessToken") or {}).get("role")
+    if role == "write":
+        raise ValueError(
+            "The read token has write access. Give the Space a token with read access only "
+            "(https://huggingface.co/settings/tokens)."
+        )
+    return read_token
+
+
+def _card_summary(api, model_repo: str, token: str) -> tuple[str, list[str]]:
+    """Summary and languages from the model repo's README.md (a fallback line when it has none)."""
+    import tempfile
+
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = api.hf_hub_download(model_repo, "README.md", token=token, local_dir=tmp)
+            return summarize_card(Path(path).read_text(encoding="utf-8"))
+    except EntryNotFoundError:
+        return f"Fine-tuned Voxtral speech recognizer [{model_repo}].", []
+
+
+class _hub_errors:
+    """Turn Hub/HTTP failures into voxstudio.hub.HubError with one clear sentence."""
+
+    def __init__(self, doing: str):
+        self.doing = doing
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or isinstance(exc, ValueError) and not _is_hub_error(exc):
+            return False
+        if _is_hub_error(exc) or isinstance(exc, OSError):
+            from voxstudio import hub
+
+            raise hub.HubError(_describe(exc, self.doing)) from exc
+        return False
+
+
+def _is_hub_error(exc: BaseException) -> bool:
+    from huggingface_hub.errors import HfHubHTTPError
+
+    return isinstance(exc, HfHubHTTPError)
+
+
+def _describe(exc: BaseException, doing: str) -> str:
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status == 401:
+        return f"The Hub rejected the token while {doing}: check that it is valid."
+    if status == 403:
+        return f"The token has no write permission for this repo ({doing})."
+    if status == 404:
+        return f"Not found on the Hub while {doing}: check the repo name and that your token can see it."
+    if status == 409:
+        return f"That name is already taken on the Hub ({doing})."
+    if status is None:
+        return f"Could not reach the Hub while {doing}: check your network connection."
+    return f"The Hub answered {status} while {doing}."
