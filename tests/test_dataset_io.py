@@ -1,0 +1,268 @@
+"""Import from every source kind, refusals with reasons, lossless round trips, and the HF export."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import SPEECH
+from dataset_io_sources import (
+    audiofolder,
+    csv_source,
+    hf_dataset,
+    pcm,
+    picked,
+    seed_manifest,
+    txt_folder,
+)
+
+from voxstudio import audio as vaudio
+from voxstudio import dataset_io
+from voxstudio.dataset import Dataset
+
+
+def _new(name: str = "io-test", languages=("en",)) -> Dataset:
+    return Dataset.create(name, languages=list(languages))
+
+
+def _by_text(ds: Dataset) -> dict:
+    return {c.text: c for c in ds.clips()}
+
+
+def _assert_matches_sources(ds: Dataset, rows: list[dict]) -> None:
+    """Every source row is in ``ds`` once, with its language, and its audio equals our decoding of the file."""
+    clips = _by_text(ds)
+    assert sorted(clips) == sorted(r["text"] for r in rows)
+    for row in rows:
+        clip = clips[row["text"]]
+        assert clip.language == row["language"]
+        stored, sr = sf.read(str(ds.audio_path(clip)), dtype="float32")
+        assert sr == 16000 and stored.ndim == 1
+        expected = vaudio.load_audio(row["path"])
+        assert len(stored) == len(expected)
+        assert np.max(np.abs(stored - expected)) < 2 / 32768
+
+
+# ---------------------------------------------------------------------------------------------- source kinds
+
+
+def test_seed_manifest_of_the_fixtures_imports_with_limit(home):
+    ds = _new()
+    report = dataset_io.import_source(ds, SPEECH / "clips" / "manifest.jsonl", limit=3)
+    rows = [json.loads(x) for x in (SPEECH / "clips" / "manifest.jsonl").read_text().splitlines()][:3]
+    assert report.refused == []
+    assert [c.text for c in report.imported] == [r["text"] for r in rows]
+    assert len(ds.clips()) == 3
+    assert report.to_dict()["imported"] == 3
+
+
+def test_seed_manifest_in_a_folder(home, tmp_path):
+    seed_manifest(tmp_path / "src")
+    ds = _new(languages=("en", "fr"))
+    report = dataset_io.import_source(ds, tmp_path / "src")  # the folder: manifest.jsonl is found
+    assert report.refused == []
+    _assert_matches_sources(ds, picked())
+
+
+def test_folder_with_txt_transcripts(home, tmp_path):
+    rows = [r for r in picked() if r["language"] == "en"]
+    root = txt_folder(tmp_path / "src", rows)
+    (root / "en" / "orphan.wav").write_bytes((root / "en" / "stp_nevermind.wav").read_bytes())
+    ds = _new()
+    report = dataset_io.import_source(ds, root, language="en", speaker="alice")
+    assert dict(report.refused) == {"en/orphan.wav": "no transcript: expected orphan.txt next to it"}
+    _assert_matches_sources(ds, rows)
+    assert {c.speaker for c in ds.clips()} == {"alice"}
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_csv_file_text(home, tmp_path, header):
+    rows = [r for r in picked() if r["language"] == "en"]
+    path = csv_source(tmp_path / "src", rows, header=header)
+    ds = _new()
+    report = dataset_io.import_source(ds, path)  # language comes from the dataset's only language
+    assert report.refused == []
+    _assert_matches_sources(ds, rows)
+
+
+def test_audiofolder_with_metadata(home, tmp_path):
+    root = audiofolder(tmp_path / "src")
+    ds = _new(languages=("en", "fr"))
+    report = dataset_io.import_source(ds, root)
+    assert report.refused == []
+    _assert_matches_sources(ds, picked())
+    assert sorted(c.speaker for c in ds.clips()) == ["spk0", "spk0", "spk1", "spk1"]
+
+
+def test_hf_save_to_disk_with_column_mapping_and_splits(home, tmp_path):
+    import datasets
+
+    rows = picked()
+    both = datasets.DatasetDict({"train": hf_dataset(rows[:3], "words"), "test": hf_dataset(rows[3:], "words")})
+    both.save_to_disk(str(tmp_path / "hf"))
+    ds = _new(languages=("en", "fr"))
+    with pytest.raises(ValueError, match="no text column"):
+        dataset_io.import_source(ds, tmp_path / "hf")
+    report = dataset_io.import_source(ds, tmp_path / "hf", columns={"text": "words"}, split="train")
+    assert report.refused == []
+    _assert_matches_sources(ds, rows[:3])
+    assert sorted(c.speaker for c in ds.clips()) == ["speaker-0", "speaker-1", "speaker-2"]
+    with pytest.raises(ValueError, match="no split 'validation'"):
+        dataset_io.import_source(ds, tmp_path / "hf", columns={"text": "words"}, split="validation")
+
+
+def test_hf_single_dataset_and_hub_layout_parquet(home, tmp_path):
+    rows = picked()
+    hf = hf_dataset(rows)  # text column "sentence", language "locale", speaker "client_id": auto-mapped
+    hf.save_to_disk(str(tmp_path / "disk"))
+    (tmp_path / "hub" / "data").mkdir(parents=True)
+    hf.to_parquet(str(tmp_path / "hub" / "data" / "train-00000-of-00001.parquet"))
+
+    ds = _new(languages=("en", "fr"))
+    assert dataset_io.import_source(ds, tmp_path / "disk").refused == []
+    _assert_matches_sources(ds, rows)
+
+    other = _new("hub-layout", languages=("en", "fr"))
+    assert dataset_io.import_source(other, tmp_path / "hub").refused == []
+    _assert_matches_sources(other, rows)
+
+
+# ------------------------------------------------------------------------------------------------- refusals
+
+
+def test_bad_items_are_refused_with_reasons_and_the_rest_imports(home, tmp_path):
+    root = tmp_path / "src"
+    outside = tmp_path / "outside.wav"
+    outside.write_bytes(Path(picked()[0]["path"]).read_bytes())  # exists, but not under the manifest folder
+    (root / "bad").mkdir(parents=True)
+    (root / "bad" / "notes.wav").write_text("this is a text file renamed .wav\n")
+    (root / "bad" / "empty.wav").write_bytes(b"")
+    good = picked()[:2]
+    seed_manifest(root, good, extra=[
+        {"audio_path": "missing.wav", "text": "nothing here"},
+        {"audio_path": "bad/notes.wav", "text": "not audio"},
+        {"audio_path": "bad/empty.wav", "text": "zero bytes"},
+        {"audio_path": good[0]["audio_path"], "text": "   "},
+        {"audio_path": "../outside.wav", "text": "escape"},
+        {"audio_path": str(outside), "text": "absolute"},
+    ])
+    ds = _new()
+    report = dataset_io.import_source(ds, root / "manifest.jsonl")
+    assert [c.text for c in report.imported] == [r["text"] for r in good]
+    reasons = dict(report.refused)
+    assert reasons["missing.wav"] == "file not found"
+    assert "not audio" in reasons["bad/notes.wav"]
+    assert "empty" in reasons["bad/empty.wav"]
+    assert "transcript is empty" in reasons[good[0]["audio_path"]]
+    assert "leaves the source folder" in reasons["../outside.wav"]
+    assert "leaves the source folder" in reasons[str(outside)]
+    assert len(report.refused) == 6
+    assert len(ds.clips()) == 2
+
+
+def test_duplicate_import_is_refused_and_changes_nothing(home, tmp_path):
+    path = seed_manifest(tmp_path / "src")
+    ds = _new(languages=("en", "fr"))
+    first = dataset_io.import_source(ds, path)
+    before = (home / "datasets" / "io-test" / "metadata.jsonl").read_bytes()
+    again = dataset_io.import_source(ds, txt_folder(tmp_path / "same-audio-other-layout"), language="en")
+    assert again.imported == []
+    assert len(again.refused) == len(first.imported) == 4
+    assert all("is a duplicate" in reason for _, reason in again.refused)
+    assert (home / "datasets" / "io-test" / "metadata.jsonl").read_bytes() == before
+
+
+def test_unusable_sources_raise_clear_errors(home, tmp_path):
+    ds = _new()
+    with pytest.raises(ValueError, match="does not exist"):
+        dataset_io.import_source(ds, tmp_path / "nope.jsonl")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="nothing to import"):
+        dataset_io.import_source(ds, tmp_path / "empty")
+    assert ds.clips() == []
+
+
+# ---------------------------------------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "audiofolder", "zip"])
+def test_round_trip_is_lossless(home, tmp_path, fmt):
+    first = _new("first", languages=("en", "fr"))
+    dataset_io.import_source(first, audiofolder(tmp_path / "src"))
+    out = tmp_path / "out"
+    if fmt == "jsonl":
+        source = dataset_io.export_jsonl(first, out)
+        assert source.name == "manifest.jsonl"
+        row = json.loads(source.read_text().splitlines()[0])
+        assert set(row) >= {"audio_path", "text", "language", "speaker"}
+        assert not Path(row["audio_path"]).is_absolute()
+    elif fmt == "audiofolder":
+        source = dataset_io.export_audiofolder(first, out)
+        assert set(json.loads((out / "metadata.jsonl").read_text().splitlines()[0])) >= {"file_name", "text"}
+    else:
+        with zipfile.ZipFile(io.BytesIO(dataset_io.export_zip(first))) as zf:
+            zf.extractall(out)
+        source = out
+    second = _new("second", languages=("en", "fr"))
+    report = dataset_io.import_source(second, source)
+    assert report.refused == []
+    a, b = _by_text(first), _by_text(second)
+    assert sorted(a) == sorted(b)
+    for text, clip in a.items():
+        assert (clip.language, clip.speaker) == (b[text].language, b[text].speaker)
+        assert np.array_equal(pcm(first.audio_path(clip)), pcm(second.audio_path(b[text])))
+
+
+def test_export_refuses_a_folder_that_is_not_empty(home, tmp_path):
+    ds = _new()
+    dataset_io.import_source(ds, seed_manifest(tmp_path / "src", picked()[:1]))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not an empty folder"):
+        dataset_io.export_jsonl(ds, tmp_path / "out")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep.txt"]
+
+
+def test_to_hf_dataset_has_undecoded_audio_that_soundfile_reads(home, tmp_path):
+    import datasets
+
+    ds = _new(languages=("en", "fr"))
+    dataset_io.import_source(ds, seed_manifest(tmp_path / "src"), speaker="bob")
+    hf = dataset_io.to_hf_dataset(ds)
+    feature = hf.features["audio"]
+    assert isinstance(feature, datasets.Audio) and feature.decode is False and feature.sampling_rate == 16000
+    assert {"text", "language", "speaker", "duration_s"} <= set(hf.column_names)
+    assert len(hf) == 4
+    clips = _by_text(ds)
+    for row in hf:
+        clip = clips[row["text"]]
+        samples, sr = sf.read(io.BytesIO(row["audio"]["bytes"]), dtype="int16")
+        assert sr == 16000
+        assert np.array_equal(samples, pcm(ds.audio_path(clip)))
+        assert (row["language"], row["speaker"]) == (clip.language, "bob")
+        assert row["duration_s"] == pytest.approx(len(samples) / 16000, abs=0.01)
+
+
+# ------------------------------------------------------------------------------------------------- uploads
+
+
+def test_uploads_with_txt_csv_and_dict_transcripts(home):
+    rows = picked()
+    files = [(Path(r["path"]).name, Path(r["path"]).read_bytes()) for r in rows]
+    files[0] = ("../../" + files[0][0], files[0][1])  # a hostile name: only the base name is used
+    files.append((Path(rows[0]["path"]).stem + ".txt", rows[0]["text"].encode()))
+    csv_text = f"file,text,language\n{Path(rows[1]['path']).name},{rows[1]['text']},en\n"
+    files.append(("transcripts.csv", csv_text.encode()))
+    files.append(("orphan.wav", Path(rows[1]["path"]).read_bytes()))
+    ds = _new(languages=("en", "fr"))
+    report = dataset_io.import_uploads(ds, files, transcripts={Path(rows[2]["path"]).name: rows[2]["text"]},
+                                       language="en")
+    assert [label for label, _ in report.refused] == [Path(rows[3]["path"]).name, "orphan.wav"]
+    assert all("no transcript" in reason for _, reason in report.refused)
+    assert sorted(c.text for c in ds.clips()) == sorted(r["text"] for r in rows[:3])
+    assert not list(home.parent.glob("*.wav"))
