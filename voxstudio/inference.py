@@ -1,0 +1,256 @@
+"""Transcribe with a (fine-tuned) Voxtral: the ONE inference path shared by the Try page, the CLI, the
+trainer's WER evaluation and the demo Space.
+
+Self-contained on purpose (this file is copied into the Space): it depends only on transformers, peft,
+soundfile, numpy and torch (soxr optional). Prompts are built exactly as training builds them
+(``apply_transcription_request``), and fine-tuned weights that cannot be loaded raise — a silent fallback
+to the base model would make every "after" number a lie.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from transformers import AutoProcessor, VoxtralForConditionalGeneration
+
+SAMPLING_RATE = 16000
+DEFAULT_MAX_NEW_TOKENS = 256
+MODEL_ID_FOR_PROMPT = "voxtral"  # only a label inside the transcription request; never fetched
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+LANG_PREFIX_RE = re.compile(r"^\s*lang:([a-z]{2,3})\s*", re.IGNORECASE)
+
+
+class ModelLoadError(RuntimeError):
+    """The requested model or adapter could not be loaded (message says which and what to do)."""
+
+
+@dataclass
+class TranscriptionResult:
+    text: str
+    n_tokens: int
+    stopped_by_eos: bool
+    seconds: float
+    language: str | None = None  # the hint given, or the one the model announced with "lang:xx"
+
+
+def _resample(audio: np.ndarray, sr: int, target: int = SAMPLING_RATE) -> np.ndarray:
+    if sr == target:
+        return audio
+    try:
+        import soxr
+
+        return soxr.resample(audio, sr, target).astype(np.float32)
+    except ImportError:
+        n = int(round(len(audio) * target / sr))
+        x = np.linspace(0, len(audio) - 1, num=max(n, 1))
+        return np.interp(x, np.arange(len(audio)), audio).astype(np.float32)
+
+
+def load_audio_array(audio, sampling_rate: int = SAMPLING_RATE) -> np.ndarray:
+    """Path or array → float32 mono at 16 kHz."""
+    if isinstance(audio, (str, Path)):
+        data, sr = sf.read(str(audio), dtype="float32", always_2d=True)
+        data = data.mean(axis=1)
+    else:
+        data, sr = np.asarray(audio, dtype=np.float32), int(sampling_rate)
+        if data.ndim == 2:
+            data = data.mean(axis=1 if data.shape[1] <= 8 else 0)
+    if data.size == 0:
+        raise ValueError("the audio is empty")
+    return _resample(np.ascontiguousarray(data, dtype=np.float32), sr)
+
+
+def build_prompt(processor, audio: np.ndarray, language: str | None):
+    """Prompt ``<s>[INST][BEGIN_AUDIO][AUDIO]×375·k[/INST]lang:xx[TRANSCRIBE]`` + features (k 30 s chunks)."""
+    return processor.apply_transcription_request(
+        language=language, audio=audio, model_id=MODEL_ID_FOR_PROMPT, sampling_rate=SAMPLING_RATE,
+        format="wav",
+    )
+
+
+def split_language(text: str) -> tuple[str | None, str]:
+    """'lang:fr bonjour' → ('fr', 'bonjour'); text without a prefix is returned unchanged."""
+    m = LANG_PREFIX_RE.match(text)
+    if not m:
+        return None, text.strip()
+    return m.group(1).lower(), text[m.end():].strip()
+
+
+class Transcriber:
+    """A loaded model + processor on one device."""
+
+    def __init__(self, model, processor, device: torch.device, source: str):
+        self.model = model.eval()
+        self.processor = processor
+        self.device = device
+        self.source = source
+        self.dtype = next(model.parameters()).dtype
+        gen = getattr(model, "generation_config", None)
+        eos = getattr(gen, "eos_token_id", None) if gen is not None else None
+        eos = eos if eos is not None else processor.tokenizer.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos])
+        self.pad_id = processor.tokenizer.pad_token_id
+
+    @torch.inference_mode()
+    def transcribe(self, audio, sampling_rate: int = SAMPLING_RATE, language: str | None = "en",
+                   max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> TranscriptionResult:
+        """Greedy transcription; ``language=None`` means "auto" (no language hint in the prompt)."""
+        start = time.perf_counter()
+        wave = load_audio_array(audio, sampling_rate)
+        inputs = build_prompt(self.processor, wave, language)
+        inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        inputs["input_features"] = inputs["input_features"].to(self.dtype)
+        out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                  pad_token_id=self.pad_id)
+        new = out[0, inputs["input_ids"].shape[1]:].tolist()
+        stopped = bool(new) and new[-1] in self.eos_ids
+        if stopped:
+            new = new[:-1]
+        raw = self.processor.tokenizer.decode(new, skip_special_tokens=True)
+        announced, text = split_language(raw)
+        return TranscriptionResult(text=text, n_tokens=len(new) + int(stopped), stopped_by_eos=stopped,
+                                   seconds=time.perf_counter() - start, language=language or announced)
+
+
+def _pick_device(device) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _pick_dtype(device: torch.device) -> torch.dtype:
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def _where(model: str) -> str:
+    return "folder" if Path(model).exists() else "Hub repo"
+
+
+def _is_adapter(model: str) -> bool:
+    """True when ``model`` (folder or Hub repo) holds a LoRA adapter rather than full weights."""
+    if Path(model).is_dir():
+        return (Path(model) / ADAPTER_CONFIG).exists()
+    if Path(model).exists():
+        raise ModelLoadError(f"{model} is a file; point at the model or adapter folder instead")
+    try:
+        from huggingface_hub import hf_hub_download
+
+        hf_hub_download(model, ADAPTER_CONFIG)
+        return True
+    except Exception:  # noqa: BLE001 - absent file or unreachable Hub: try as a full model next
+        return False
+
+
+def looks_like_path(model: str) -> bool:
+    """Hub ids are 'name' or 'owner/name'; anything else with slashes or a leading dot/tilde is a path."""
+    return model.startswith(("/", ".", "~")) or model.count("/") > 1 or "\\" in model
+
+
+def _load_full(model: str, dtype: torch.dtype):
+    if looks_like_path(model) and not Path(model).expanduser().exists():
+        raise ModelLoadError(f"no model folder at {model}: check the path (it must hold config.json and weights)")
+    try:
+        loaded, info = VoxtralForConditionalGeneration.from_pretrained(model, dtype=dtype, output_loading_info=True)
+    except OSError as exc:
+        raise ModelLoadError(
+            f"could not load the model {model!r} ({_where(model)}): {exc}. If you are offline, download it once "
+            "or point at a local copy (a folder with config.json and model weights)."
+        ) from exc
+    missing = [k for k in info.get("missing_keys", []) if "lm_head" not in k]
+    if missing:
+        raise ModelLoadError(
+            f"the weights in {model!r} do not match a Voxtral model ({len(missing)} missing, e.g. {missing[0]}); "
+            "refusing to run with randomly initialised layers."
+        )
+    return loaded
+
+
+def _check_adapter_loaded(peft_model, adapter: str) -> None:
+    """Every saved adapter tensor must be present in the model with the same values."""
+    from peft import get_peft_model_state_dict
+
+    path = Path(adapter) / ADAPTER_WEIGHTS
+    if not path.exists():
+        from huggingface_hub import hf_hub_download
+
+        path = Path(hf_hub_download(adapter, ADAPTER_WEIGHTS))
+    from safetensors.torch import load_file
+
+    saved = load_file(str(path))
+    live = get_peft_model_state_dict(peft_model)
+    if not saved or set(saved) != set(live):
+        raise ModelLoadError(
+            f"the adapter in {adapter!r} does not fit its base model: {len(set(saved) - set(live))} saved "
+            f"tensor(s) have no place in the model. Check that the base model is the one it was trained on."
+        )
+    for key, value in saved.items():
+        if not torch.equal(live[key].detach().cpu().to(value.dtype), value):
+            raise ModelLoadError(f"adapter tensor {key} did not load from {adapter!r}")
+
+
+def load_transcriber(model: str, base_model: str | None = None, device=None,
+                     dtype: torch.dtype | None = None) -> Transcriber:
+    """Load a full/merged model folder or Hub id, or a LoRA adapter (folder or repo) on its base model.
+
+    ``base_model`` overrides the adapter's recorded base (useful when the base lives at another path).
+    Raises ``ModelLoadError`` with a clear message when anything cannot be loaded.
+    """
+    model = str(model)
+    dev = _pick_device(device)
+    dtype = dtype or _pick_dtype(dev)
+    if _is_adapter(model):
+        from peft import PeftConfig, PeftModel
+
+        try:
+            peft_config = PeftConfig.from_pretrained(model)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelLoadError(f"could not read the adapter config in {model!r}: {exc}") from exc
+        base = base_model or peft_config.base_model_name_or_path
+        if not base:
+            raise ModelLoadError(f"the adapter {model!r} does not say which base model it needs; pass base_model")
+        net = _load_full(base, dtype)
+        try:
+            net = PeftModel.from_pretrained(net, model)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelLoadError(f"could not load the LoRA adapter {model!r} onto {base!r}: {exc}") from exc
+        _check_adapter_loaded(net, model)
+        processor_source = model if _has_processor(model) else base
+    else:
+        net = _load_full(model, dtype)
+        processor_source = model
+    try:
+        processor = AutoProcessor.from_pretrained(processor_source)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelLoadError(f"could not load the processor (tokenizer) from {processor_source!r}: {exc}") from exc
+    return Transcriber(net.to(dev), processor, dev, model)
+
+
+def _has_processor(model: str) -> bool:
+    folder = Path(model)
+    if folder.is_dir():
+        return (folder / "processor_config.json").exists() or any(folder.glob("*tekken*.json"))
+    try:
+        from huggingface_hub import hf_hub_download
+
+        hf_hub_download(model, "processor_config.json")
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def read_adapter_base(folder: str | Path) -> str | None:
+    """The base model an adapter folder was trained on (None for a full model folder)."""
+    try:
+        return json.loads((Path(folder) / ADAPTER_CONFIG).read_text(encoding="utf-8")).get("base_model_name_or_path")
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
