@@ -1,0 +1,60 @@
+"""Home: where the data lives, what is recorded, what this machine can do, and the next step."""
+
+import streamlit as st
+
+from voxstudio import dataset as dataset_mod
+from voxstudio import hardware, ui, workspace
+
+ui.page_setup(None, "🎙️ voxstudio")
+st.markdown(
+    "Turn **your own voice** into a better speech recognizer: record phrases, fine-tune Mistral's "
+    "Voxtral on them, measure the word error rate before and after, and share the result."
+)
+
+summaries = [ui.dataset_summary(name) for name in dataset_mod.list_datasets()]
+step, why = ui.next_step(summaries)
+
+st.subheader("Next step")
+st.markdown(f"**{step} · {ui.STEPS[step - 1].name}**: {why}")
+ui.link_to_step(step, f"Go to {step} · {ui.STEPS[step - 1].name} →")
+
+st.subheader("The steps")
+for s in ui.STEPS:
+    cols = st.columns([1, 3])
+    with cols[0]:
+        ui.link_to_step(s.number)
+    cols[1].markdown(s.purpose)
+
+st.subheader("Datasets")
+if summaries:
+    st.dataframe(
+        [
+            {
+                "dataset": s["name"],
+                "clips": s["clips"],
+                "minutes": round(s["minutes"], 1),
+                "flagged": s["flagged"],
+                "languages": ", ".join(s["languages"]),
+                "phrases recorded": f"{s['recorded_phrases']} / {s['phrases']}",
+            }
+            for s in summaries
+        ],
+        hide_index=True,
+    )
+else:
+    st.caption("No dataset yet. Step 1 creates one.")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("This machine")
+    hw = hardware.detect()
+    st.markdown(f"**{'GPU' if hw.has_gpu else 'Hardware'}:** {hw.summary()}")
+    st.caption(hw.advice())
+    st.markdown(f"**Workspace:** `{workspace.home()}`")
+    st.caption("Set VOXSTUDIO_HOME to keep your data somewhere else.")
+with right:
+    st.subheader("Hugging Face Hub")
+    if ui.hub_token_present():
+        st.markdown("✓ **HF_TOKEN** is set: publishing can log in (checked when you publish).")
+    else:
+        st.markdown("Not logged in: set **HF_TOKEN** or paste a token on the Publish page to share your model.")

@@ -1,0 +1,136 @@
+"""Step 3: check every clip, fix transcripts, delete or restore, and export.
+
+Fast with 10,000 clips: the table is read once per dataset version (cached) and shown 50 rows a page.
+"""
+
+import hashlib
+
+import streamlit as st
+
+from voxstudio import dataset as dataset_mod
+from voxstudio import dataset_io, ui
+
+PAGE_SIZE = 50
+ALL = "(all)"
+
+ui.page_setup(3, "3 · Review")
+ds = ui.open_current_dataset()
+if ds is None:
+    st.stop()
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def load_table(name: str, version: str):
+    """All live clips as a DataFrame, plus the train/eval split, for one version of the dataset."""
+    return ui.clips_table(dataset_mod.Dataset.open(name))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def load_histogram(name: str, version: str):
+    return ui.duration_histogram(load_table(name, version)["duration_s"])
+
+
+version = ds.version()
+table = load_table(ds.name, version)
+
+# ------------------------------------------------------------------ totals
+cols = st.columns(5)
+cols[0].metric("Clips", len(table))
+cols[1].metric("Recorded", ui.fmt_duration(float(table["duration_s"].sum())))
+cols[2].metric("Flagged", int(table["flagged"].sum()))
+cols[3].metric("Train / eval clips", f"{int((table['split'] == 'train').sum())} / {int((table['split'] == 'eval').sum())}")
+cols[4].metric("Speakers", table["speaker"].nunique())
+
+if table.empty:
+    st.info("No clips yet. Record some on the Record page, or upload files there.")
+    ui.link_to_step(2, "Go to 2 · Record")
+
+# ------------------------------------------------------------------ filters
+f = st.columns([1, 1, 1, 2])
+flagged_only = f[0].toggle("Flagged only", key="rev_flagged")
+language = f[1].selectbox("Language", [ALL, *sorted(table["language"].unique())], key="rev_language")
+speaker = f[2].selectbox("Speaker", [ALL, *sorted(table["speaker"].unique())], key="rev_speaker")
+search = f[3].text_input("Search the text", key="rev_search", placeholder="word or phrase")
+
+view = ui.filter_table(table, flagged_only=flagged_only, language=None if language == ALL else language,
+                       speaker=None if speaker == ALL else speaker, search=search)
+signature = hashlib.sha1(f"{flagged_only}|{language}|{speaker}|{search}".encode()).hexdigest()[:8]
+pages = max(1, -(-len(view) // PAGE_SIZE))
+st.caption(f"{len(view)} of {len(table)} clips match · {PAGE_SIZE} per page")
+
+# ------------------------------------------------------------------ the table (one page)
+page = st.pagination(pages, key=f"rev_page_{signature}") if pages > 1 else 1
+rows = view.iloc[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+editor_key = f"rev_editor_{version}_{signature}_{page}_{st.session_state.get('rev_reset', 0)}"
+edited = st.data_editor(
+    ui.editor_frame(rows),
+    key=editor_key,
+    hide_index=True,
+    width="stretch",
+    disabled=[c for c in ui.EDITOR_COLUMNS if c not in ("delete", "text")],
+    column_config=ui.editor_columns(),
+)
+changes = ui.editor_changes(rows, edited)
+if changes.texts or changes.deletions:
+    try:
+        for clip_id, text in changes.texts.items():
+            ds.update_clip(clip_id, text=text)
+        for clip_id in changes.deletions:
+            ds.delete(clip_id)
+    except (ValueError, KeyError) as exc:
+        st.session_state["rev_message"] = ("error", str(exc))
+    else:
+        st.session_state["rev_message"] = ("success", ui.changes_sentence(changes))
+    st.session_state["rev_reset"] = st.session_state.get("rev_reset", 0) + 1
+    st.rerun()
+message = st.session_state.pop("rev_message", None)
+if message:
+    getattr(st, message[0])(message[1])
+
+# ------------------------------------------------------------------ playback of the selected clip
+if not rows.empty:
+    labels = dict(zip(rows["clip_id"], rows["text"]))
+    chosen = st.selectbox("Play a clip of this page", list(labels), key=f"rev_play_{signature}_{page}",
+                          format_func=lambda cid: f"{labels[cid][:80]} · {cid}")
+    row = rows[rows["clip_id"] == chosen].iloc[0]
+    st.audio(ui.clip_audio(ds, chosen), format="audio/wav")
+    if row["flags_text"]:
+        st.caption("⚠️ " + row["flags_text"])
+
+# ------------------------------------------------------------------ trash
+trashed = ds.trashed()
+with st.expander(f"🗑 Trash ({len(trashed)} clips)"):
+    if not trashed:
+        st.caption("Deleted clips land here and can be restored.")
+    else:
+        names = {c.clip_id: c.text for c in trashed}
+        restore_id = st.selectbox("Deleted clip", list(names), key="rev_trash_pick",
+                                  format_func=lambda cid: f"{names[cid][:80]} · {cid}")
+        if st.button("Restore", key="rev_restore"):
+            try:
+                ds.restore(restore_id)
+            except (ValueError, KeyError, FileNotFoundError) as exc:
+                st.session_state["rev_message"] = ("error", str(exc))
+            else:
+                st.session_state["rev_message"] = ("success", f"✓ Restored “{names[restore_id]}”.")
+            st.rerun()
+
+# ------------------------------------------------------------------ durations, split, export
+left, right = st.columns(2)
+with left:
+    st.subheader("Clip durations")
+    if not table.empty:
+        st.bar_chart(load_histogram(ds.name, version), x="seconds", y="clips", height=220)
+with right:
+    st.subheader("Train / eval split")
+    st.markdown(ui.split_sentence(table))
+    st.subheader("Export")
+    st.download_button(
+        "⬇️ Download the dataset (.zip, AudioFolder)",
+        data=lambda: dataset_io.export_zip(ds),
+        file_name=f"{ds.name}.zip",
+        mime="application/zip",
+        key="rev_export_zip",
+        on_click="ignore",
+        disabled=table.empty,
+    )
