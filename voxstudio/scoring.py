@@ -1,0 +1,102 @@
+"""WER/CER and word diffs with a language-respecting normaliser (no torch; jiwer imported lazily).
+
+Why a normaliser: "Lock the front door." and "lock the Front Door" are the same transcript to a user.
+We fold case, drop punctuation and squeeze whitespace, but keep diacritics ("lumière" ≠ "lumiere" is a
+real error in French) and strip the ``lang:xx`` prefix Voxtral emits when it detects the language.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+LANG_PREFIX_RE = re.compile(r"^\s*lang:[a-z]{2,3}\s*", re.IGNORECASE)
+# Apostrophes inside a word are dropped ("what's" == "whats"); elsewhere punctuation becomes a space.
+INNER_APOSTROPHE_RE = re.compile(r"(?<=\w)['’ʼ`](?=\w)")
+SPACE_RE = re.compile(r"\s+")
+
+
+def normalize(text: str, language: str | None = None) -> str:
+    """Case-folded, punctuation-free, single-spaced text with diacritics kept (NFC)."""
+    text = unicodedata.normalize("NFC", text or "")
+    text = LANG_PREFIX_RE.sub("", text)
+    text = text.lower()
+    text = INNER_APOSTROPHE_RE.sub("", text)
+    text = "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
+    return SPACE_RE.sub(" ", text).strip()
+
+
+@dataclass
+class Counts:
+    errors: int = 0
+    total: int = 0
+
+    @property
+    def rate(self) -> float:
+        if self.total == 0:
+            return 0.0 if self.errors == 0 else 1.0
+        return self.errors / self.total
+
+
+def _counts(ref: str, hyp: str, chars: bool) -> Counts:
+    ref_units = list(ref.replace(" ", "")) if chars else ref.split()
+    hyp_units = list(hyp.replace(" ", "")) if chars else hyp.split()
+    if not ref_units:
+        return Counts(len(hyp_units), 0)
+    if not hyp_units:
+        return Counts(len(ref_units), len(ref_units))
+    import jiwer
+
+    if chars:
+        out = jiwer.process_characters(ref, hyp)
+    else:
+        out = jiwer.process_words(ref, hyp)
+    return Counts(out.substitutions + out.deletions + out.insertions, out.substitutions + out.deletions + out.hits)
+
+
+def wer(reference: str, hypothesis: str, language: str | None = None) -> float:
+    return _counts(normalize(reference, language), normalize(hypothesis, language), chars=False).rate
+
+
+def cer(reference: str, hypothesis: str, language: str | None = None) -> float:
+    """Character error rate over the normalised text (spaces ignored)."""
+    return _counts(normalize(reference, language), normalize(hypothesis, language), chars=True).rate
+
+
+def corpus_scores(references: list[str], hypotheses: list[str], languages: list | None = None) -> dict:
+    """Corpus WER/CER: total errors over total reference words/characters (not a mean of rates)."""
+    if len(references) != len(hypotheses):
+        raise ValueError("references and hypotheses must have the same length")
+    languages = languages or [None] * len(references)
+    w, c = Counts(), Counts()
+    for ref, hyp, lang in zip(references, hypotheses, languages):
+        r, h = normalize(ref, lang), normalize(hyp, lang)
+        cw, cc = _counts(r, h, chars=False), _counts(r, h, chars=True)
+        w.errors += cw.errors
+        w.total += cw.total
+        c.errors += cc.errors
+        c.total += cc.total
+    return {"wer": w.rate, "cer": c.rate, "n": len(references)}
+
+
+def word_diff(reference: str, hypothesis: str, language: str | None = None) -> list[dict]:
+    """Aligned words: ``[{"op": "equal|substitute|delete|insert", "ref": str|None, "hyp": str|None}]``."""
+    ref, hyp = normalize(reference, language).split(), normalize(hypothesis, language).split()
+    if not ref or not hyp:
+        return [{"op": "delete", "ref": w, "hyp": None} for w in ref] + [
+            {"op": "insert", "ref": None, "hyp": w} for w in hyp]
+    import jiwer
+
+    out = jiwer.process_words(" ".join(ref), " ".join(hyp))
+    diff: list[dict] = []
+    for chunk in out.alignments[0]:
+        r = ref[chunk.ref_start_idx:chunk.ref_end_idx]
+        h = hyp[chunk.hyp_start_idx:chunk.hyp_end_idx]
+        if chunk.type in ("equal", "substitute"):
+            diff += [{"op": chunk.type, "ref": a, "hyp": b} for a, b in zip(r, h)]
+        elif chunk.type == "delete":
+            diff += [{"op": "delete", "ref": a, "hyp": None} for a in r]
+        else:
+            diff += [{"op": "insert", "ref": None, "hyp": b} for b in h]
+    return diff
