@@ -35,6 +35,9 @@ VAD_ABS_FLOOR_DBFS = -70.0  # nothing below this is speech, however quiet the re
 VAD_BELOW_LOUDEST_DB = 40.0  # a frame far below the loudest one is not speech
 VAD_ABOVE_NOISE_DB = 12.0  # ... nor is one close to the noise floor
 DIGITAL_SILENCE_DBFS = -90.0  # peak below this: the microphone delivered nothing at all
+HEAD_BYTES = 4096  # enough of a file to recognise its container and find a WAV 'data' chunk
+FFMPEG_SUFFIXES = (".webm", ".weba", ".mkv", ".m4a", ".mp4", ".aac", ".3gp", ".amr", ".wma", ".caf", ".mov")
+SUPPORTED = "Supported: WAV, FLAC, OGG (Vorbis or Opus), MP3, and webm/m4a when ffmpeg is installed."
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped (full scale)
 MIN_DB = -120.0  # dBFS reported for exact zeros
 
@@ -98,9 +101,27 @@ def _looks_like_text(head: bytes) -> bool:
         return False
     try:
         head.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return all(b >= 0x20 or b in b"\t\r\n\f" for b in head)
+    except UnicodeDecodeError as e:  # a multi-byte character cut at the end of the head is still text
+        if e.start < len(head) - 3:
+            return False
+    return all(b >= 0x20 or b in b"\t\r\n\f" for b in head[:HEAD_BYTES])
+
+
+def sniff(head: bytes) -> str | None:
+    """Container from the first bytes: 'wav', 'flac', 'ogg', 'mp3', 'ffmpeg' (webm/mp4/...), 'text' or None."""
+    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE6 == 0xE2):
+        return "mp3"
+    if head[:4] == b"\x1aE\xdf\xa3" or head[4:8] == b"ftyp" or head[:5] == b"#!AMR" or head[:4] == b"caff":
+        return "ffmpeg"
+    if _looks_like_text(head):
+        return "text"
+    return None
 
 
 def _too_long(label: str) -> AudioError:
@@ -110,19 +131,50 @@ def _too_long(label: str) -> AudioError:
     )
 
 
-def _decode_soundfile(data: bytes | None, path: Path | None, label: str) -> tuple[np.ndarray, int]:
+def _truncated(label: str, got_s: float, want_s: float | None = None) -> AudioError:
+    where = f"after {got_s:.1f} s of the {want_s:.1f} s it announces" if want_s else f"abruptly after {got_s:.1f} s"
+    return AudioError(
+        f"'{label}' is truncated: the file ends {where}. "
+        "Copy or export it again (the upload or download may have been interrupted)."
+    )
+
+
+def _ogg_has_end(tail: bytes) -> bool:
+    """An Ogg stream's last page carries the end-of-stream flag; a cut-off file's last page does not."""
+    at = tail.rfind(b"OggS")
+    if at < 0 or len(tail) < at + 27 or not tail[at + 5] & 0x04:
+        return False
+    segments = tail[at + 27: at + 27 + tail[at + 26]]
+    return len(segments) == tail[at + 26] and at + 27 + len(segments) + sum(segments) <= len(tail)
+
+
+def _wav_data_bytes(head: bytes) -> tuple[int, int] | None:
+    """(offset, declared size) of the WAV 'data' chunk from the header, if it states a real size."""
+    off = 12
+    while off + 8 <= len(head):
+        chunk, size = head[off:off + 4], int.from_bytes(head[off + 4:off + 8], "little")
+        if chunk == b"data":
+            return (off + 8, size) if 0 < size < 0xFFFFFFF0 else None
+        off += 8 + size + (size & 1)
+    return None
+
+
+def _decode_soundfile(data: bytes | None, path: Path | None, label: str) -> tuple[np.ndarray, int, int]:
+    """(samples, rate, frames announced by the header)."""
     with sf.SoundFile(io.BytesIO(data) if data is not None else str(path)) as f:
-        sr = f.samplerate
-        if f.frames > 0 and f.frames / sr > MAX_IMPORT_S + 1:  # refuse before decoding minutes of audio
+        sr, declared = f.samplerate, f.frames
+        if declared > 0 and declared / sr > MAX_IMPORT_S + 1:  # refuse before decoding minutes of audio
             raise _too_long(label)
         samples = f.read(dtype="float32", always_2d=True)
-    return samples, sr
+    return samples, sr, declared
 
 
-def _decode_ffmpeg(data: bytes | None, path: Path | None, label: str) -> tuple[np.ndarray, int]:
+def _decode_ffmpeg(data: bytes | None, path: Path | None, label: str, kind: str | None) -> tuple[np.ndarray, int]:
     """Decode with the ffmpeg CLI straight to 16 kHz mono float32 (bounded to just over the import limit)."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
+        if kind is None and Path(label).suffix.lower() not in FFMPEG_SUFFIXES:
+            raise AudioError(f"'{label}' is not an audio file that can be read. {SUPPORTED}")
         raise AudioError(
             f"'{label}' is in a format that needs ffmpeg (for example webm or m4a from a browser or phone), "
             "and ffmpeg is not installed. Install it (Debian/Ubuntu: `sudo apt install ffmpeg`, macOS: "
@@ -131,12 +183,12 @@ def _decode_ffmpeg(data: bytes | None, path: Path | None, label: str) -> tuple[n
     tmp = None
     try:
         if path is None:  # some containers (m4a) need a seekable input, so no stdin pipe
-            suffix = Path(label).suffix if Path(label).suffix.isascii() else ""
-            fd, tmp = tempfile.mkstemp(prefix="voxstudio-", suffix=suffix[:10])
+            suffix = Path(label).suffix.lower()
+            fd, tmp = tempfile.mkstemp(prefix="voxstudio-", suffix=suffix if suffix in FFMPEG_SUFFIXES else "")
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             path = Path(tmp)
-        cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path),
+        cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path.absolute()),
                "-t", str(MAX_IMPORT_S + 1), "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "pipe:1"]
         try:
             proc = subprocess.run(cmd, capture_output=True, timeout=FFMPEG_TIMEOUT_S, check=False)
@@ -145,11 +197,8 @@ def _decode_ffmpeg(data: bytes | None, path: Path | None, label: str) -> tuple[n
     finally:
         if tmp:
             os.unlink(tmp)
-    if proc.returncode != 0 or not proc.stdout:
-        raise AudioError(
-            f"'{label}' could not be decoded: it is damaged or not an audio file "
-            "(supported: WAV, FLAC, OGG, Opus, MP3, and webm/m4a through ffmpeg)."
-        )
+    if proc.returncode != 0 or len(proc.stdout) < 4:
+        raise AudioError(f"'{label}' could not be decoded: it is damaged or not an audio file. {SUPPORTED}")
     samples = np.frombuffer(proc.stdout[: len(proc.stdout) // 4 * 4], dtype="<f4").astype(np.float32)
     return samples.reshape(-1, 1), SAMPLE_RATE
 
@@ -158,24 +207,59 @@ def decode(source: str | Path | bytes, name: str | None = None) -> tuple[np.ndar
     """Decode a file or bytes to float32 samples shaped (frames, channels) and their sample rate.
 
     ``name`` is the user's file name, used only in messages and as a format hint for ffmpeg.
-    Raises :class:`AudioError` with a sentence for the user on empty, damaged, non-audio or unsupported input.
+    Raises :class:`AudioError` with a sentence for the user on empty, truncated, damaged, non-audio or
+    unsupported input.
     """
     label = _label(source, name)
     data, path = _read_source(source, name)
-    try:
-        samples, sr = _decode_soundfile(data, path, label)
-    except AudioError:
-        raise
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, EOFError):
-        head = data[:512] if data is not None else path.open("rb").read(512)
-        if _looks_like_text(head):
-            raise AudioError(
-                f"'{label}' is not audio: it contains text. Choose the recording itself (WAV, FLAC, OGG, MP3)."
-            ) from None
-        samples, sr = _decode_ffmpeg(data, path, label)
+    if data is not None:
+        head, size = data[:HEAD_BYTES], len(data)
+    else:
+        with path.open("rb") as f:
+            head = f.read(HEAD_BYTES)
+        size = path.stat().st_size
+    kind = sniff(head)
+    if kind == "text":
+        raise AudioError(f"'{label}' is not audio: it contains text. Choose the recording itself. {SUPPORTED}")
+    if kind == "ffmpeg":
+        samples, sr = _decode_ffmpeg(data, path, label, kind)
+    else:
+        try:
+            samples, sr, declared = _decode_soundfile(data, path, label)
+        except AudioError:
+            raise
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, EOFError) as e:
+            if kind in ("wav", "flac"):  # libsndfile reads every variant of these: the file is damaged
+                raise AudioError(f"'{label}' is damaged or truncated and cannot be decoded. Copy or export it "
+                                 "again.") from e
+            samples, sr = _decode_ffmpeg(data, path, label, kind)
+        else:
+            _check_complete(label, kind, head, size, samples, sr, declared)
+            if kind == "ogg" and not _ogg_has_end(_tail(data, path)):
+                raise _truncated(label, samples.shape[0] / sr)
     if samples.shape[0] == 0:
         raise AudioError(f"'{label}' contains no audio samples (the file is truncated or empty).")
     return samples, sr
+
+
+def _tail(data: bytes | None, path: Path | None, n: int = 1 << 16) -> bytes:
+    if data is not None:
+        return data[-n:]
+    with path.open("rb") as f:
+        f.seek(max(0, f.seek(0, os.SEEK_END) - n))
+        return f.read()
+
+
+def _check_complete(label: str, kind: str | None, head: bytes, size: int, samples: np.ndarray, sr: int,
+                    declared: int) -> None:
+    """Refuse a file that ends before the length its header announces (interrupted copy or upload)."""
+    got = samples.shape[0]
+    if kind == "wav":
+        chunk = _wav_data_bytes(head)
+        if chunk and size - chunk[0] < chunk[1] - 64:
+            raise _truncated(label, got / sr, got / sr * chunk[1] / max(1, size - chunk[0]))
+    elif declared > 0 and got < declared * 0.98 - sr * 0.05:
+        raise _truncated(label, got / sr, declared / sr)
 
 
 # ----------------------------------------------------------------------------------------- transforms
