@@ -63,7 +63,7 @@ def space_requirements() -> list[str]:
     """Requirement lines for the Space (gradio itself is provided by the Space SDK)."""
     lines = []
     for package in SPACE_PACKAGES:
-        version = _installed_version(package)
+        version = (_installed_version(package) or "").split("+")[0]  # no local labels (+cpu) on PyPI
         name = package + PACKAGE_EXTRAS.get(package, "")
         lines.append(f"{name}=={version}" if version else name)
     return lines
@@ -80,7 +80,7 @@ def check_repo_id(repo_id: str, what: str = "repo") -> str:
 
 
 def summarize_card(markdown: str) -> tuple[str, list[str]]:
-    """(summary, languages) from a model card: the body up to its second section, and front-matter languages.
+    """(summary, languages) from a model card: its introduction, and the front-matter languages.
 
     The demo shows this so a visitor knows what was fine-tuned without leaving the Space.
     """
@@ -97,12 +97,12 @@ def summarize_card(markdown: str) -> tuple[str, list[str]]:
             meta = {}
         lang = meta.get("language") if isinstance(meta, dict) else None
         languages = [lang] if isinstance(lang, str) else [str(x) for x in (lang or [])]
-    sections, kept = 0, []
+    kept: list[str] = []
     for line in text.strip().splitlines():
-        if line.startswith("## "):
-            sections += 1
-            if sections > 1:
-                break
+        if line.startswith("# ") and not kept:
+            continue  # the card's title: the Space has its own
+        if line.startswith("## ") and any(k.strip() and not k.startswith("#") for k in kept):
+            break  # the intro (or the first section when there is none) is the summary
         kept.append(line)
     summary = "\n".join(kept).strip()
     if len(summary) > SUMMARY_MAX_CHARS:
