@@ -35,10 +35,11 @@ def copy_clip(row: dict, dest: Path) -> Path:
 def seed_manifest(root: Path, rows: list[dict] | None = None, extra: list[dict] | None = None) -> Path:
     """<root>/manifest.jsonl in the seed format, audio copied under <root>/<lang>/."""
     lines = []
-    for row in rows or picked():
+    for row in picked() if rows is None else rows:
         copy_clip(row, root / row["audio_path"])
         lines.append({"audio_path": row["audio_path"], "text": row["text"], "language": row["language"]})
     lines += extra or []
+    root.mkdir(parents=True, exist_ok=True)
     path = root / "manifest.jsonl"
     path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8")
     return path
@@ -46,7 +47,7 @@ def seed_manifest(root: Path, rows: list[dict] | None = None, extra: list[dict] 
 
 def txt_folder(root: Path, rows: list[dict] | None = None) -> Path:
     """Audio files with same-name .txt transcripts, in nested folders."""
-    for row in rows or picked():
+    for row in picked() if rows is None else rows:
         dest = copy_clip(row, root / row["language"] / Path(row["audio_path"]).name)
         dest.with_suffix(".txt").write_text(row["text"] + "\n", encoding="utf-8")
     return root
@@ -60,7 +61,7 @@ def csv_source(root: Path, rows: list[dict] | None = None, header: bool = True) 
         writer = csv.writer(fh)
         if header:
             writer.writerow(["file", "text"])
-        for row in rows or picked():
+        for row in picked() if rows is None else rows:
             rel = f"wavs/{Path(row['audio_path']).name}"
             copy_clip(row, root / rel)
             writer.writerow([rel, row["text"]])
@@ -70,7 +71,7 @@ def csv_source(root: Path, rows: list[dict] | None = None, header: bool = True) 
 def audiofolder(root: Path, rows: list[dict] | None = None) -> Path:
     """AudioFolder layout: <root>/metadata.jsonl with file_name, text, language, speaker."""
     lines = []
-    for i, row in enumerate(rows or picked()):
+    for i, row in enumerate(picked() if rows is None else rows):
         rel = f"data/{Path(row['audio_path']).name}"
         copy_clip(row, root / rel)
         lines.append({"file_name": rel, "text": row["text"], "language": row["language"], "speaker": f"spk{i % 2}"})
@@ -81,7 +82,7 @@ def audiofolder(root: Path, rows: list[dict] | None = None) -> Path:
 
 def hf_table(rows: list[dict] | None = None, text_col: str = "sentence") -> dict:
     """Columns for a Hugging Face dataset whose audio column embeds the original file bytes."""
-    rows = rows or picked()
+    rows = picked() if rows is None else rows
     return {
         "audio": [{"bytes": Path(r["path"]).read_bytes(), "path": Path(r["path"]).name} for r in rows],
         text_col: [r["text"] for r in rows],

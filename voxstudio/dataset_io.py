@@ -47,7 +47,7 @@ SEED_MANIFEST = "manifest.jsonl"
 AUDIOFOLDER_METADATA = "metadata.jsonl"
 IMPORT_SOURCE = "import"
 SAMPLE_RATE = 16000
-HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name; a bare word is a mistyped local path
 
 
 @dataclass

@@ -1,0 +1,117 @@
+"""The real `voxstudio dataset ...` console script in a subprocess: output, exit codes and files on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from conftest import ROOT
+from dataset_io_sources import pcm, picked, seed_manifest
+
+SCRIPT = ROOT / ".venv" / "bin" / "voxstudio"
+
+
+def vox(home: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "voxstudio"]
+    env = {k: v for k, v in os.environ.items() if k != "VOXSTUDIO_HOME"}  # --home alone must decide
+    return subprocess.run([*cmd, "--home", str(home), *args], capture_output=True, text=True, timeout=120,
+                          env=env, cwd=ROOT)
+
+
+def _wavs(home: Path, name: str) -> list[Path]:
+    return sorted((home / "datasets" / name / "audio").glob("*.wav"))
+
+
+def test_import_json_reports_refusals_on_stderr_and_succeeds_when_something_imported(tmp_path):
+    home = tmp_path / "home"
+    good = picked()[:2]
+    manifest = seed_manifest(tmp_path / "src", good, extra=[{"audio_path": "missing.wav", "text": "gone"},
+                                                            {"audio_path": "../x.wav", "text": "escape"}])
+    result = vox(home, "dataset", "import", str(manifest), "--name", "my-voice", "--language", "en", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)  # exactly one JSON object
+    assert report["dataset"] == "my-voice" and report["created"] is True
+    assert report["imported"] == 2
+    assert [r["item"] for r in report["refused"]] == ["missing.wav", "../x.wav"]
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "refused missing.wav: file not found"
+    assert lines[1].startswith("refused ../x.wav: path leaves the source folder")
+    wavs = _wavs(home, "my-voice")
+    assert [w.stem for w in wavs] == sorted(report["clip_ids"])
+    rows = [json.loads(x) for x in (home / "datasets" / "my-voice" / "metadata.jsonl").read_text().splitlines()]
+    assert [r["text"] for r in rows] == [r["text"] for r in good]
+
+
+def test_import_fails_only_when_nothing_was_imported(tmp_path):
+    home = tmp_path / "home"
+    manifest = seed_manifest(tmp_path / "src", picked()[:1])
+    bad = seed_manifest(tmp_path / "bad", [], extra=[{"audio_path": "missing.wav", "text": "gone"}])
+
+    nothing = vox(home, "dataset", "import", str(bad), "--name", "new-one", "--language", "en")
+    assert nothing.returncode == 1
+    assert "refused missing.wav: file not found" in nothing.stderr
+    assert "imported 0 clip(s)" in nothing.stdout
+    assert not (home / "datasets" / "new-one").exists()  # no empty dataset left behind
+
+    first = vox(home, "dataset", "import", str(manifest), "--name", "voice", "--language", "en")
+    assert first.returncode == 0 and "imported 1 clip(s) into 'voice', refused 0" in first.stdout
+    again = vox(home, "dataset", "import", str(manifest), "--name", "voice", "--json")
+    assert again.returncode == 1
+    assert json.loads(again.stdout)["imported"] == 0
+    assert "is a duplicate" in again.stderr
+    assert len(_wavs(home, "voice")) == 1
+
+
+def test_stats_list_and_bad_names(tmp_path):
+    home = tmp_path / "home"
+    empty = vox(home, "dataset", "list")
+    assert empty.returncode == 0 and "no datasets" in empty.stdout
+    vox(home, "dataset", "import", str(seed_manifest(tmp_path / "src")), "--name", "mixed", "--speaker", "ana")
+
+    stats = json.loads(vox(home, "dataset", "stats", "mixed", "--json").stdout)
+    assert stats["clips"] == 4
+    assert {k: v["clips"] for k, v in stats["languages"].items()} == {"en": 3, "fr": 1}
+    assert list(stats["speakers"]) == ["ana"]
+    assert 0.1 < stats["minutes"] < 0.2
+    human = vox(home, "dataset", "stats", "mixed").stdout
+    assert "mixed: 4 clip(s)" in human and "language fr: 1 clip(s)" in human
+
+    listed = json.loads(vox(home, "dataset", "list", "--json").stdout)
+    assert listed["home"] == str(home.resolve())
+    assert [(d["name"], d["clips"]) for d in listed["datasets"]] == [("mixed", 4)]
+
+    for args in (("stats", "../mixed"), ("import", str(tmp_path / "src"), "--name", "Bad Name")):
+        bad = vox(home, "dataset", *args)
+        assert bad.returncode == 1 and "is not allowed" in bad.stderr and not bad.stdout
+    missing = vox(home, "dataset", "stats", "nope")
+    assert missing.returncode == 1 and "no dataset named 'nope'" in missing.stderr
+    assert sorted(p.name for p in (home / "datasets").iterdir()) == ["mixed"]
+
+
+def test_export_both_formats_and_reimport(tmp_path):
+    home = tmp_path / "home"
+    vox(home, "dataset", "import", str(seed_manifest(tmp_path / "src")), "--name", "orig")
+    for fmt in ("jsonl", "audiofolder"):
+        out = tmp_path / f"out-{fmt}"
+        result = vox(home, "dataset", "export", "orig", "--format", fmt, "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        assert "exported 4 clip(s)" in result.stdout
+        assert len(list((out / "audio").glob("*.wav"))) == 4
+        index = out / ("manifest.jsonl" if fmt == "jsonl" else "metadata.jsonl")
+        assert len(index.read_text().splitlines()) == 4
+        back = vox(home, "dataset", "import", str(out), "--name", f"back-{fmt}", "--json")
+        assert json.loads(back.stdout)["imported"] == 4, back.stderr
+        orig = {json.loads(x)["text"]: json.loads(x) for x in
+                (home / "datasets" / "orig" / "metadata.jsonl").read_text().splitlines()}
+        for line in (home / "datasets" / f"back-{fmt}" / "metadata.jsonl").read_text().splitlines():
+            row = json.loads(line)
+            source = orig[row["text"]]
+            assert row["language"] == source["language"]
+            assert np.array_equal(pcm(home / "datasets" / f"back-{fmt}" / row["file_name"]),
+                                  pcm(home / "datasets" / "orig" / source["file_name"]))
+    again = vox(home, "dataset", "export", "orig", "--format", "jsonl", "--out", str(tmp_path / "out-jsonl"))
+    assert again.returncode == 1 and "not an empty folder" in again.stderr

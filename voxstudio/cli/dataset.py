@@ -1,0 +1,124 @@
+"""`voxstudio dataset ...`: import, stats, export and list datasets (the same functions as the studio pages).
+
+``import`` prints one line per refused item on stderr and fails (exit 1) only when nothing was imported, so a
+script can import a large folder with a few bad files. ``--json`` prints exactly one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+
+from voxstudio import dataset_io, workspace
+from voxstudio.dataset import Dataset, list_datasets
+
+EXPORTERS = {"jsonl": dataset_io.export_jsonl, "audiofolder": dataset_io.export_audiofolder}
+
+
+def register(subparsers) -> None:
+    group = subparsers.add_parser("dataset", help="import, inspect, export and list datasets")
+    sub = group.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
+
+    p = sub.add_parser("import", help="import clips (manifest, folder, CSV, AudioFolder, HF dataset)")
+    p.add_argument("source", help="a .jsonl manifest, a folder, a .csv, a HF dataset folder or hub id")
+    p.add_argument("--name", required=True, help="dataset to import into (created when missing)")
+    p.add_argument("--language", help="language code for items that do not name one (e.g. en)")
+    p.add_argument("--speaker", help="speaker for items that do not name one")
+    p.add_argument("--column", action="append", default=[], metavar="FIELD=COLUMN",
+                   help="map audio/text/language/speaker to a source column (repeatable)")
+    p.add_argument("--split", help="Hugging Face split to import (default: all local splits / train)")
+    p.add_argument("--limit", type=int, help="read at most this many source items")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("stats", help="clips, minutes, languages, speakers and flags of a dataset")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("export", help="write a dataset as a seed JSONL manifest or an AudioFolder")
+    p.add_argument("name")
+    p.add_argument("--format", choices=sorted(EXPORTERS), required=True)
+    p.add_argument("--out", required=True, help="a new or empty folder")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("list", help="datasets in the data home")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_list)
+
+
+def _columns(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or field not in ("audio", "text", "language", "speaker") or not column:
+            raise ValueError(f"--column {pair!r}: use FIELD=COLUMN with FIELD one of audio, text, language, speaker.")
+        out[field] = column
+    return out
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    workspace.check_slug(args.name, "Dataset name")
+    if args.limit is not None and args.limit < 1:
+        raise ValueError("--limit must be at least 1.")
+    columns = _columns(args.column)
+    created = args.name not in list_datasets()
+    ds = (Dataset.create(args.name, languages=[args.language] if args.language else [],
+                         speaker=args.speaker or "") if created else Dataset.open(args.name))
+    try:
+        report = dataset_io.import_source(ds, args.source, language=args.language, speaker=args.speaker,
+                                          columns=columns, split=args.split, limit=args.limit)
+    finally:
+        if created and not ds.clips():  # a failed import into a new dataset leaves no empty dataset behind
+            shutil.rmtree(ds.path, ignore_errors=True)
+    for item, reason in report.refused:
+        print(f"refused {item}: {reason}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"dataset": args.name, "created": created and bool(report.imported),
+                          **report.to_dict()}, ensure_ascii=False))
+    else:
+        print(f"imported {len(report.imported)} clip(s) into '{args.name}', refused {len(report.refused)}")
+    return 0 if report.imported else 1
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    stats = Dataset.open(args.name).stats()
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False))
+        return 0
+    print(f"{stats['name']}: {stats['clips']} clip(s), {stats['minutes']:.2f} min, {stats['flagged']} flagged")
+    for key in ("languages", "speakers"):
+        for value, slot in sorted(stats[key].items()):
+            print(f"  {key[:-1]} {value or '(none)'}: {slot['clips']} clip(s), {slot['minutes']:.2f} min")
+    for code, count in sorted(stats["flags"].items()):
+        print(f"  flag {code}: {count}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    ds = Dataset.open(args.name)
+    path = EXPORTERS[args.format](ds, args.out)
+    count = len(ds.clips())
+    if args.json:
+        print(json.dumps({"dataset": args.name, "format": args.format, "path": str(path), "clips": count}))
+    else:
+        print(f"exported {count} clip(s) of '{args.name}' to {path}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = []
+    for name in list_datasets():
+        stats = Dataset.open(name).stats()
+        rows.append({"name": name, "clips": stats["clips"], "minutes": stats["minutes"]})
+    if args.json:
+        print(json.dumps({"home": str(workspace.home()), "datasets": rows}, ensure_ascii=False))
+    elif not rows:
+        print(f"no datasets in {workspace.datasets_dir()}")
+    else:
+        for row in rows:
+            print(f"{row['name']}\t{row['clips']} clip(s)\t{row['minutes']:.2f} min")
+    return 0
