@@ -1,0 +1,276 @@
+"""Home and pages 1–3 driven through Streamlit's AppTest, against a real dataset on disk."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
+
+from voxstudio import hardware
+from voxstudio.dataset import Dataset
+
+PAGES = ["Home.py", "pages/1_Language.py", "pages/2_Record.py", "pages/3_Review.py"]
+TIMEOUT = 60
+
+
+def app(page: str = "Home.py", dataset: str | None = None) -> AppTest:
+    """The studio as a user opens it (Home is the entry point), then on ``page``."""
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=TIMEOUT)
+    if dataset:
+        at.query_params["dataset"] = dataset
+    at.run()
+    if page != "Home.py":
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Everything the page shows as text, to search for what a user would read."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
+    for kind in (at.success, at.info, at.warning, at.error, at.subheader):
+        parts += [str(e.value) for e in kind]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    return "\n".join(parts)
+
+
+def wav_bytes(path, *, sr: int | None = None, stereo: bool = False) -> bytes:
+    """A real fixture clip as WAV bytes, optionally resampled (naively) and/or made stereo."""
+    data, rate = sf.read(path, dtype="float32", always_2d=False)
+    if data.ndim > 1:
+        data = data.mean(axis=1)
+    if sr and sr != rate:
+        idx = np.linspace(0, len(data) - 1, int(len(data) * sr / rate))
+        data, rate = np.interp(idx, np.arange(len(data)), data).astype("float32"), sr
+    if stereo:
+        data = np.stack([data, data * 0.8], axis=1)
+    buf = io.BytesIO()
+    sf.write(buf, data, rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def en_clips(clips):
+    return [c for c in clips if c["language"] == "en" and str(c["path"]).endswith(".wav")]
+
+
+@pytest.fixture
+def populated(home, clips) -> Dataset:
+    """A dataset with five phrases, three of them recorded from real speech, plus one imported clip."""
+    ds = Dataset.create("ada-en", languages=["en"], speaker="Ada", consent={"given": True})
+    rows = en_clips(clips)[:5]
+    ds.set_phrases([{"phrase_id": f"p{i}", "text": r["text"], "language": "en", "source": "custom"}
+                    for i, r in enumerate(rows)])
+    for i, r in enumerate(rows[:3]):
+        ds.add_clip(r["path"], r["text"], language="en", speaker="Ada", phrase_id=f"p{i}", source="record")
+    fr = next(c for c in clips if c["language"] == "fr")
+    ds.add_clip(fr["path"], fr["text"], language="fr", speaker="Bea", source="import")
+    return ds
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_render_on_an_empty_workspace(home, page):
+    at = app(page)
+    shown = texts(at)
+    if page in ("pages/2_Record.py", "pages/3_Review.py"):
+        assert "No dataset selected yet" in shown
+    if page == "Home.py":
+        assert "Create your first dataset" in shown
+        assert str(home) in shown  # the workspace path
+        assert "1 Language → 2 Record → 3 Review → 4 Train → 5 Evaluate → 6 Publish → 7 Try" in shown
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_render_on_a_populated_workspace(populated, page):
+    at = app(page, dataset=populated.name)
+    shown = texts(at)
+    if page == "Home.py":
+        table = at.dataframe[0].value
+        assert table.loc[0, "dataset"] == "ada-en" and table.loc[0, "clips"] == 4
+        assert table.loc[0, "minutes"] > 0 and table.loc[0, "phrases recorded"] == "3 / 5"
+    elif page == "pages/2_Record.py":
+        assert "Phrase **4** of 5" in shown  # resumes at the first unrecorded phrase
+        assert "3 of 5 phrases recorded" in at.get("progress")[0].proto.text
+    elif page == "pages/3_Review.py":
+        assert len(at.data_editor[0].value) == 4
+        assert "Clips 4" in shown and "Speakers 2" in shown
+    assert at.query_params["dataset"] == ["ada-en"] or at.query_params["dataset"] == "ada-en"
+
+
+def test_home_shows_hub_login_and_hardware(home, tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    hardware.detect.cache_clear()
+    assert "Not logged in" in texts(app())
+
+    # A real executable named nvidia-smi on PATH answering like the driver's tool does.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 'NVIDIA H100 80GB HBM3, 81559, 1024'\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("HF_TOKEN", "hf_test_not_a_real_token")
+    hardware.detect.cache_clear()
+    try:
+        shown = texts(app())
+    finally:
+        hardware.detect.cache_clear()
+    assert "NVIDIA H100 80GB HBM3 · 79.6 GiB" in shown
+    assert "HF_TOKEN** is set" in shown and "hf_test_not_a_real_token" not in shown
+
+
+def test_hardware_falls_back_to_cpu_when_nvidia_smi_fails(tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed because it could not communicate' >&2\nexit 9\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    found = hardware.probe()
+    assert not found.has_gpu and found.summary().startswith("CPU only")
+    assert "could not communicate" in found.note
+
+
+def test_language_page_creates_a_dataset_with_consent(home):
+    at = app("pages/1_Language.py")
+    at.selectbox(key="lang_language").set_value("fr").run()
+    at.text_input(key="lang_speaker").set_value("Ada Lovelace").run()
+    preview = at.dataframe[0].value
+    assert len(preview) == 60
+
+    # Without consent nothing is created.
+    at.button(key="lang_create").click().run()
+    assert "consent" in " ".join(e.value for e in at.error)
+    assert not (home / "datasets" / "ada-lovelace-fr").exists()
+
+    # A name that is not a safe slug is refused with a sentence, nothing created.
+    at.text_input(key="lang_name").set_value("../evil").run()
+    at.checkbox(key="lang_consent").check().run()
+    at.button(key="lang_create").click().run()
+    assert "not allowed" in " ".join(e.value for e in at.error)
+    assert [p.name for p in (home / "datasets").iterdir() if not p.name.startswith(".")] == []
+
+    at.text_input(key="lang_name").set_value("").run()  # empty: the suggestion from speaker + language
+    at.button(key="lang_create").click().run()
+    assert not at.exception
+    info = json.loads((home / "datasets" / "ada-lovelace-fr" / "dataset.json").read_text())
+    assert info["consent"]["given"] is True and info["consent"]["speaker"] == "Ada Lovelace"
+    assert info["speakers"] == ["Ada Lovelace"] and info["languages"] == ["fr"]
+    phrases = Dataset.open("ada-lovelace-fr").phrases()
+    assert len(phrases) == 60 and all(p["language"] == "fr" for p in phrases)
+    assert at.session_state["current_dataset"] == "ada-lovelace-fr"
+
+
+def test_language_page_custom_phrases_into_an_existing_dataset(populated):
+    at = app("pages/1_Language.py", dataset=populated.name)
+    at.radio(key="lang_source").set_value("custom").run()
+    at.text_area(key="lang_custom_text").set_value("Open the blue door now.\n\nClose the red window please.\n").run()
+    assert list(at.dataframe[0].value["phrase"]) == ["Open the blue door now.", "Close the red window please."]
+    assert at.radio(key="lang_mode").value == "existing"
+    at.button(key="lang_save").click().run()
+    assert not at.exception
+    assert [p["text"] for p in populated.phrases()] == ["Open the blue door now.", "Close the red window please."]
+    assert len(populated.clips()) == 4  # recordings are kept when the phrase list changes
+
+
+def test_a_recorded_take_lands_on_disk_as_16k_mono(populated, clips):
+    at = app("pages/2_Record.py", dataset=populated.name)
+    phrase = populated.phrases()[3]
+    take = wav_bytes(en_clips(clips)[3]["path"], sr=48000, stereo=True)  # what a browser might send
+    at.audio_input(key="rec_take_0").upload("take.wav", take).run()
+    assert not at.exception
+
+    row = [c for c in populated.clips() if c.phrase_id == phrase["phrase_id"]]
+    assert len(row) == 1 and row[0].text == phrase["text"] and row[0].source == "record"
+    assert row[0].speaker == "Ada" and row[0].language == "en"
+    info = sf.info(populated.audio_path(row[0]))
+    assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+    assert abs(info.duration - row[0].duration_s) < 0.05 and row[0].duration_s > 1.0
+    meta = (populated.path / "metadata.jsonl").read_text().splitlines()
+    assert json.loads(meta[-1])["file_name"] == f"audio/{row[0].clip_id}.wav"
+
+    shown = texts(at)
+    assert "Last take" in shown and ("✓ Saved" in shown or "please check" in shown)
+    assert at.audio_input(key="rec_take_1").value is None  # a fresh widget for the next take
+
+
+def test_rerecord_keeps_the_old_take_until_the_new_one_is_saved(populated, clips):
+    at = app("pages/2_Record.py", dataset=populated.name)
+    at.button(key="rec_back").click().run()  # phrase 3, already recorded
+    assert "Phrase **3** of 5 · ✓ recorded" in texts(at)
+    old = [c for c in populated.clips() if c.phrase_id == "p2"]
+    at.button(key="rec_rerecord").click().run()
+
+    at.audio_input[0].upload("take.wav", b"RIFF\x00\x00\x00\x00WAVEjunk").run()  # a broken take
+    assert "Not saved" in texts(at)
+    assert [c.clip_id for c in populated.clips() if c.phrase_id == "p2"] == [old[0].clip_id]
+
+    at.audio_input[0].upload("take.wav", wav_bytes(en_clips(clips)[2]["path"])).run()
+    assert "duplicate" in texts(at)  # the very same audio again is refused, the old take stays
+
+    at.audio_input[0].upload("take.wav", wav_bytes(en_clips(clips)[2]["path"], sr=22050)).run()
+    now = [c for c in populated.clips() if c.phrase_id == "p2"]
+    assert len(now) == 1 and now[0].clip_id != old[0].clip_id
+    assert old[0].clip_id in [c.clip_id for c in populated.trashed()]  # replaced, not lost
+
+
+def test_record_navigation_and_upload_tab(populated, clips):
+    at = app("pages/2_Record.py", dataset=populated.name)
+    at.button(key="rec_skip").click().run()
+    assert "Phrase **5** of 5" in texts(at)
+    at.button(key="rec_next").click().run()
+    assert "All done" in texts(at)
+
+    fr = [c for c in clips if c["language"] == "fr"][1]
+    files = [("allume.wav", fr["path"].read_bytes(), "audio/wav"),
+             ("allume.txt", fr["text"].encode(), "text/plain")]
+    at.file_uploader(key="rec_upload_0").set_value(files).run()
+    at.selectbox(key="rec_upload_language").set_value("fr").run()
+    at.button(key="rec_import").click().run()
+    assert "Imported 1 clips" in texts(at)
+    assert any(c.text == fr["text"] and c.language == "fr" for c in populated.clips())
+
+
+def test_review_edits_deletes_and_restores(populated):
+    at = app("pages/3_Review.py", dataset=populated.name)
+    editor = at.data_editor[0]
+    first, second = editor.value.loc[0, "clip_id"], editor.value.loc[1, "clip_id"]
+    at.session_state[editor.key] = {
+        "edited_rows": {0: {"text": "cancel the kitchen timer"}, 1: {"delete": True}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    assert not at.exception
+    assert populated.get(first).text == "cancel the kitchen timer"
+    assert second not in {c.clip_id for c in populated.clips()}
+    assert "moved 1 clip to the trash" in texts(at)
+    assert len(at.data_editor[0].value) == 3
+
+    at.button(key="rev_restore").click().run()
+    assert second in {c.clip_id for c in populated.clips()}
+    assert len(at.data_editor[0].value) == 4
+
+    # An empty transcript is refused with a message and changes nothing.
+    editor = at.data_editor[0]
+    at.session_state[editor.key] = {"edited_rows": {0: {"text": "   "}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert populated.get(first).text == "cancel the kitchen timer"
+
+
+def test_review_filters(populated):
+    at = app("pages/3_Review.py", dataset=populated.name)
+    at.selectbox(key="rev_language").set_value("fr").run()
+    assert list(at.data_editor[0].value["language"]) == ["fr"]
+    at.selectbox(key="rev_language").set_value("(all)").run()
+    at.text_input(key="rev_search").set_value("TIMER").run()
+    assert all("timer" in t.lower() for t in at.data_editor[0].value["text"])
+    at.text_input(key="rev_search").set_value("").run()
+    at.selectbox(key="rev_speaker").set_value("Bea").run()
+    assert list(at.data_editor[0].value["speaker"]) == ["Bea"]
