@@ -95,3 +95,89 @@ def test_space_module_is_ui_safe():
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ------------------------------------------------------------------------------ deploy_demo (real HfApi over HTTP)
+
+from hubserver import HubServer, hub_server  # noqa: E402,F401  (fixture)
+
+CARD = "---\nlanguage:\n- fr\nlicense: apache-2.0\n---\n# voice\n\nA LoRA adapter trained on 3 minutes of Ana.\n"
+
+
+def spaces_of(hub) -> list[str]:
+    return [repo_id for (kind, repo_id) in hub.repos if kind == "space"]
+
+
+def test_deploy_public_adapter_creates_space_in_one_commit_with_variables(hub_server):
+    hub = hub_server
+    hub.add_repo("alice/voice", "alice", private=False, files={"README.md": CARD.encode()})
+    url = space.deploy_demo("alice/voice", "voice-demo", HubServer.WRITE_TOKEN, hardware="t4-small",
+                            base_model="mistralai/Voxtral-Mini-3B-2507", endpoint=hub.endpoint)
+    assert url == f"{hub.endpoint}/spaces/alice/voice-demo"
+    repo = hub.repo("alice/voice-demo", "space")
+    assert repo.sdk == "gradio" and repo.hardware == "t4-small" and repo.private  # private by default
+    assert len(repo.commits) == 2  # the empty initial commit + ONE commit with the whole template
+    files = hub.files("alice/voice-demo", "space")
+    assert sorted(files) == sorted(space.SPACE_FILES)
+    expected = space.render_space(
+        "alice/voice", "mistralai/Voxtral-Mini-3B-2507", card_summary="A LoRA adapter trained on 3 minutes of Ana.",
+        languages=["fr"], hardware="t4-small",
+    )
+    assert files == expected  # byte-exact, inference.py included; the card's summary and languages travelled
+    assert {k: v["value"] for k, v in repo.variables.items()} == {
+        "HF_MODEL_ID": "alice/voice", "BASE_MODEL_ID": "mistralai/Voxtral-Mini-3B-2507"}
+    assert repo.secrets == {}, "a public model needs no token in the Space"
+    assert HubServer.WRITE_TOKEN.encode() not in hub.sent_bytes()
+
+
+def test_redeploy_updates_files_and_hardware(hub_server):
+    hub = hub_server
+    hub.add_repo("alice/merged", "alice", private=False, files={"README.md": CARD.encode()})
+    space.deploy_demo("alice/merged", "alice/demo", HubServer.WRITE_TOKEN, endpoint=hub.endpoint)
+    assert hub.repo("alice/demo", "space").hardware == "cpu-basic"
+    space.deploy_demo("alice/merged", "alice/demo", HubServer.WRITE_TOKEN, hardware="l4x1", endpoint=hub.endpoint)
+    repo = hub.repo("alice/demo", "space")
+    assert repo.hardware == "l4x1"
+    assert "BASE_MODEL_ID" not in repo.variables  # a merged model loads on its own
+    assert json.loads(hub.files("alice/demo", "space")["demo.json"])["base_model"] is None
+
+
+def test_private_model_without_read_token_is_refused_before_anything_is_created(hub_server):
+    hub = hub_server
+    hub.add_repo("alice/secret-voice", "alice", private=True, files={"README.md": CARD.encode()})
+    with pytest.raises(ValueError, match="read token"):
+        space.deploy_demo("alice/secret-voice", "demo", HubServer.WRITE_TOKEN, endpoint=hub.endpoint)
+    with pytest.raises(ValueError, match="write token"):
+        space.deploy_demo("alice/secret-voice", "demo", HubServer.WRITE_TOKEN,
+                          read_token=HubServer.WRITE_TOKEN, endpoint=hub.endpoint)
+    with pytest.raises(ValueError, match="write access"):  # someone's write token passed as "read" token
+        space.deploy_demo("alice/secret-voice", "demo", HubServer.WRITE_TOKEN,
+                          read_token=HubServer.BOB_TOKEN, endpoint=hub.endpoint)
+    assert spaces_of(hub) == []
+
+
+def test_private_model_with_read_token_stores_only_that_token(hub_server):
+    hub = hub_server
+    hub.add_repo("alice/secret-voice", "alice", private=True, files={"README.md": CARD.encode()})
+    space.deploy_demo("alice/secret-voice", "demo", HubServer.WRITE_TOKEN, read_token=HubServer.READ_TOKEN,
+                      endpoint=hub.endpoint)
+    repo = hub.repo("alice/demo", "space")
+    assert {k: v["value"] for k, v in repo.secrets.items()} == {"HF_TOKEN": HubServer.READ_TOKEN}
+    assert HubServer.WRITE_TOKEN.encode() not in hub.sent_bytes()
+    assert not any(HubServer.READ_TOKEN.encode() in data for data in hub.files("alice/demo", "space").values())
+
+
+def test_deploy_errors_are_one_sentence(hub_server):
+    from voxstudio.hub import HubError
+
+    hub = hub_server
+    hub.add_repo("alice/voice", "alice", private=False, files={"README.md": CARD.encode()})
+    with pytest.raises(HubError, match="token"):
+        space.deploy_demo("alice/voice", "demo", "hf_not_a_real_token_000000000000", endpoint=hub.endpoint)
+    with pytest.raises(HubError, match="[Nn]ot found"):
+        space.deploy_demo("alice/nope", "demo", HubServer.WRITE_TOKEN, endpoint=hub.endpoint)
+    with pytest.raises(HubError, match="permission"):  # bob's namespace is not alice's
+        space.deploy_demo("alice/voice", "bob/demo", HubServer.WRITE_TOKEN, endpoint=hub.endpoint)
+    with pytest.raises(ValueError, match="hardware"):
+        space.deploy_demo("alice/voice", "demo", HubServer.WRITE_TOKEN, hardware="quantum", endpoint=hub.endpoint)
+    assert spaces_of(hub) == []

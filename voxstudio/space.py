@@ -225,6 +225,7 @@ def deploy_demo(
         model_repo, base_model, title=title, card_summary=summary, languages=languages, hardware=hardware
     )
     with _hub_errors("deploying the demo Space"):
+        existed = api.repo_exists(space_repo, repo_type="space")
         url = api.create_repo(
             space_repo,
             repo_type="space",
@@ -233,6 +234,8 @@ def deploy_demo(
             space_hardware=hardware,
             exist_ok=True,
         )
+        if existed:  # create_repo ignores the hardware of an existing Space: ask for it explicitly
+            api.request_space_hardware(space_repo, hardware)
         api.create_commit(
             space_repo,
             repo_type="space",
