@@ -1,0 +1,64 @@
+"""Helpers for the job tests: wait on a run's state from disk, and leave no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from voxstudio import jobs, runfolder, workspace
+
+STANDIN = Path(__file__).resolve().parent / "jobs_standin_trainer.py"
+STANDIN_CMD = f"{sys.executable} {STANDIN}"
+
+
+def wait_for(run: str, states, timeout: float = 60.0, step_at_least: int | None = None) -> jobs.RunStatus:
+    """Poll ``jobs.status`` until the run is in one of ``states`` (and past ``step_at_least``)."""
+    states = (states,) if isinstance(states, str) else tuple(states)
+    deadline = time.time() + timeout
+    while True:
+        st = jobs.status(run)
+        if st.state in states and (step_at_least is None or st.step >= step_at_least):
+            return st
+        if time.time() > deadline:
+            log = "\n".join(jobs.read_log(run, 30))
+            raise AssertionError(f"run {run} stayed {st.state} (step {st.step}), wanted {states}\n{log}")
+        time.sleep(0.05)
+
+
+def raw_state(run: str) -> str:
+    """status.json as written, without any derivation (what is on disk for a browser-less check)."""
+    return runfolder.read_status(runfolder.run_dir(run)).get("state", "")
+
+
+def wait_raw(run: str, states, timeout: float = 60.0) -> str:
+    states = (states,) if isinstance(states, str) else tuple(states)
+    deadline = time.time() + timeout
+    while (state := raw_state(run)) not in states:
+        assert time.time() < deadline, f"run {run} stayed {state}, wanted {states}"
+        time.sleep(0.05)
+    return state
+
+
+def pid_alive(pid: int) -> bool:
+    stat = jobs._proc_stat(pid)
+    return stat is not None and stat[0] not in ("Z", "X")
+
+
+def cleanup_home() -> None:
+    """Stop every active run of the current data home and wait for its supervisor to exit."""
+    for st in jobs.list_runs():
+        if st.active:
+            jobs.stop(st.run, grace_s=2)
+    info = runfolder.read_json(workspace.runs_dir() / jobs.SUPERVISOR_INFO, {}) or {}
+    pid = info.get("pid")
+    deadline = time.time() + 10
+    while pid and pid_alive(pid) and jobs.process_start_time(pid) == info.get("proc_start"):
+        jobs._reap()
+        if time.time() > deadline:
+            os.kill(pid, signal.SIGKILL)  # the supervisor this test started; should not happen
+            break
+        time.sleep(0.05)
+    jobs._reap()

@@ -1,0 +1,547 @@
+"""Training runs as background jobs (stdlib only): run folders, a FIFO queue, status derived from disk.
+
+Why a supervisor: the next queued run must start when the previous one ends even if no browser is open
+and the studio was restarted. ``start`` therefore launches ``python -m voxstudio.jobs --supervise`` in its
+own session; it holds ``runs/.supervisor.lock`` (so at most one exists per data home), launches queued
+runs one after another (oldest first) and exits when the queue is empty. Each trainer runs in its own
+session too (stop = signal its process group), with stdout+stderr appended to ``train.log``.
+
+Why status comes from disk: the UI can reload at any time. ``status.json`` is written by the trainer
+(running → succeeded | failed | stopped); a run whose status says running but whose process is gone is
+``crashed``. The process is identified by pid AND its start time from ``/proc/<pid>/stat``, so a reused
+pid is never mistaken for the trainer nor signalled. Secrets never go on argv: HF_TOKEN reaches the
+trainer only through the inherited environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import fcntl
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from voxstudio import runfolder, workspace
+
+TRAINER_CMD_ENV = "VOXSTUDIO_TRAINER_CMD"  # test hook: a stand-in trainer command (run dir is appended)
+SUPERVISOR_LOCK = ".supervisor.lock"
+SUPERVISOR_INFO = ".supervisor.json"
+SUPERVISOR_LOG = ".supervisor.log"
+ACTIVE_STATES = ("queued", "running")
+RESUMABLE_STATES = ("stopped", "crashed", "failed")
+DEFAULT_GRACE_S = 30.0
+LAUNCH_TIMEOUT_S = 60.0  # a "starting" run with no job.json after this long: the launcher died
+POLL_S = 0.25
+TOKEN_RE = re.compile(r"\bhf_[A-Za-z0-9]{16,}\b")
+
+# Processes started by this process (trainers, supervisors); polled so they never linger as zombies.
+_children: dict[int, subprocess.Popen] = {}
+
+
+class DuplicateRunError(ValueError):
+    """The same settings are already queued or running (two Start clicks make one run)."""
+
+    def __init__(self, existing: str):
+        self.existing = existing
+        super().__init__(
+            f"The same settings are already queued or running as run '{existing}'. "
+            "Watch that run, or change a setting to start another one."
+        )
+
+
+@dataclass
+class RunStatus:
+    """What the UI and CLI show about a run, derived from its folder."""
+
+    run: str
+    folder: Path
+    state: str
+    phase: str = ""
+    message: str = ""
+    step: int = 0
+    total_steps: int = 0
+    loss: float | None = None
+    eta_s: float | None = None
+    baseline_wer: float | None = None
+    best_wer: float | None = None
+    created_at: float = 0.0
+    queued_at: float = 0.0
+    started_at: float | None = None
+    updated_at: float | None = None
+    pid: int | None = None
+    exit_code: int | None = None
+    config: dict = field(default_factory=dict)
+
+    @property
+    def progress(self) -> float:
+        """Fraction of optimizer steps done (0–1)."""
+        if self.state == "succeeded":
+            return 1.0
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["folder"] = str(self.folder)
+        data["progress"] = self.progress
+        return data
+
+
+# ----- reading -----
+def _folder(run: str) -> Path:
+    folder = runfolder.run_dir(run)
+    if not (folder / runfolder.CONFIG).is_file():
+        raise FileNotFoundError(f"There is no run named '{run}' (see `voxstudio runs list`).")
+    return folder
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, start time in clock ticks since boot) of ``pid``, or None when it does not exist."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError, OSError):
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()  # after "pid (comm) ": state is field 3, starttime field 22
+    return fields[0], int(fields[19])
+
+
+def process_start_time(pid: int) -> int | None:
+    stat = _proc_stat(pid)
+    return stat[1] if stat else None
+
+
+def _reap() -> None:
+    """Collect exited children (Popen keeps their exit code, which status() may still need)."""
+    for proc in list(_children.values()):
+        proc.poll()
+
+
+def _exit_code(pid: int) -> tuple[bool, int | None]:
+    """(exited, exit code) for one of our children; (False, None) when it is running or not ours."""
+    proc = _children.get(pid)
+    if proc is not None:
+        rc = proc.poll()
+        return (rc is not None), rc
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False, None
+    if done == 0:
+        return False, None
+    return True, os.waitstatus_to_exitcode(status)
+
+
+def _alive(job: dict) -> tuple[bool, int | None]:
+    """Is the process recorded in ``job`` still the running trainer? Also returns its exit code if known."""
+    pid = job.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False, None
+    exited, rc = _exit_code(pid)
+    if exited:
+        return False, rc
+    stat = _proc_stat(pid)
+    if stat is None or stat[1] != job.get("proc_start"):  # gone, or the pid now belongs to someone else
+        return False, None
+    return stat[0] not in ("Z", "X"), None
+
+
+def _describe_exit(rc: int | None) -> str:
+    if rc is None:
+        return "the trainer process is gone"
+    if rc == -signal.SIGKILL:
+        return "the trainer was killed by SIGKILL (often the system running out of memory)"
+    if rc < 0:
+        try:
+            return f"the trainer was killed by {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"the trainer was killed by signal {-rc}"
+    return f"the trainer exited with code {rc} without reporting a result"
+
+
+def status(run: str) -> RunStatus:
+    """The run's state from its folder; detects crashes (and enforces a pending stop's deadline)."""
+    _reap()
+    folder = _folder(run)
+    st = runfolder.read_status(folder)
+    job = runfolder.read_json(folder / runfolder.JOB, {}) or {}
+    state = st.get("state") or "queued"
+    if state == "running":
+        state = _check_running(folder, st, job)
+        st = runfolder.read_status(folder)
+    return RunStatus(
+        run=run,
+        folder=folder,
+        state=state,
+        phase=st.get("phase") or "",
+        message=st.get("message") or "",
+        step=int(st.get("step") or 0),
+        total_steps=int(st.get("total_steps") or 0),
+        loss=st.get("loss"),
+        eta_s=st.get("eta_s"),
+        baseline_wer=st.get("baseline_wer"),
+        best_wer=st.get("best_wer"),
+        created_at=float(st.get("created_at") or 0.0),
+        queued_at=float(st.get("queued_at") or 0.0),
+        started_at=st.get("started_at"),
+        updated_at=st.get("updated_at"),
+        pid=job.get("pid") if job.get("launch_id") == st.get("launch_id") else None,
+        exit_code=st.get("exit_code"),
+        config=runfolder.read_json(folder / runfolder.CONFIG, {}) or {},
+    )
+
+
+def _check_running(folder: Path, st: dict, job: dict) -> str:
+    if not job or job.get("launch_id") != st.get("launch_id"):
+        if time.time() - float(st.get("started_at") or 0) < LAUNCH_TIMEOUT_S:
+            return "running"  # being launched right now
+        alive, rc = False, None
+    else:
+        alive, rc = _alive(job)
+    if alive:
+        deadline = job.get("stop_deadline")
+        if deadline and time.time() > deadline:
+            _signal(job, signal.SIGKILL)
+        return "running"
+    fresh = runfolder.read_status(folder)
+    if fresh.get("state") != "running":  # it reported its own end just before exiting
+        return fresh.get("state") or "queued"
+    if job.get("stop_requested_at"):
+        runfolder.write_status(
+            folder, state="stopped", phase="stopped", exit_code=rc,
+            message="Stopped by force after the grace period; resume continues from the last checkpoint.",
+        )
+        return "stopped"
+    runfolder.write_status(
+        folder, state="crashed", phase="crashed", exit_code=rc,
+        message=f"The run crashed: {_describe_exit(rc)}. The log is kept; resume continues from the last checkpoint.",
+    )
+    return "crashed"
+
+
+def list_runs() -> list[RunStatus]:
+    """Every run in the data home, newest first."""
+    out = []
+    for folder in workspace.runs_dir().iterdir():
+        if folder.name.startswith(".") or not (folder / runfolder.CONFIG).is_file():
+            continue
+        try:
+            out.append(status(folder.name))
+        except (ValueError, FileNotFoundError):
+            continue
+    return sorted(out, key=lambda s: (s.created_at, s.run), reverse=True)
+
+
+def read_log(run: str, lines: int = 40) -> list[str]:
+    """The last ``lines`` lines of the run's train.log."""
+    return runfolder.tail_log(_folder(run), lines)
+
+
+def follow_log(run: str, poll_s: float = 0.5, from_start: bool = True) -> Iterator[str]:
+    """Yield train.log lines as they are written, until the run has ended and the log is drained."""
+    path = _folder(run) / runfolder.LOG
+    pos = 0 if from_start else (path.stat().st_size if path.exists() else 0)
+    pending = b""
+    while True:
+        ended = not status(run).active
+        if path.exists():
+            with open(path, "rb") as f:
+                f.seek(pos)
+                data = f.read()
+                pos = f.tell()
+            pending += data
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                yield line.decode("utf-8", errors="replace")
+        if ended:
+            if pending:
+                yield pending.decode("utf-8", errors="replace")
+            return
+        time.sleep(poll_s)
+
+
+# ----- creating and queueing -----
+def _refuse_secrets(data: dict) -> None:
+    text = repr(data)
+    token = os.environ.get("HF_TOKEN")
+    if TOKEN_RE.search(text) or (token and token in text):
+        raise ValueError("These run settings contain what looks like a Hub token; tokens never go into a run.")
+
+
+def _settings(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k != "run_name"}
+
+
+def create_run(cfg) -> Path:
+    """Freeze ``cfg`` (a ``RunConfig``) into a new run folder, queued. Refuses an existing run name and
+    identical settings that are already queued or running (two Start clicks make one run)."""
+    cfg.validate()
+    data = cfg.to_dict()
+    _refuse_secrets(data)
+    folder = runfolder.run_dir(cfg.run_name)
+    taken = ValueError(f"A run named '{cfg.run_name}' already exists. Choose another run name "
+                       "(or resume that run if it was stopped).")
+    if folder.exists():
+        raise taken
+    for other in list_runs():
+        if other.active and _settings(other.config) == _settings(data):
+            raise DuplicateRunError(other.run)
+    try:
+        folder.mkdir(parents=False)
+    except FileExistsError:  # another Start click won the race
+        raise taken from None
+    try:
+        now = time.time()
+        runfolder.write_status(folder, state="queued", phase="queued", step=0, total_steps=0,
+                               created_at=now, queued_at=now, message="Waiting for its turn in the queue.")
+        cfg.save(folder / runfolder.CONFIG)  # written last: a folder without config.json is not a run
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder
+
+
+def start(run: str) -> RunStatus:
+    """Make sure the queued run will be launched (by the supervisor). Starting twice does nothing new."""
+    st = status(run)
+    if st.state == "succeeded":
+        raise ValueError(f"Run '{run}' has already finished; start a new run to train again.")
+    if st.state in RESUMABLE_STATES:
+        raise ValueError(f"Run '{run}' is {st.state}; use resume to continue it.")
+    ensure_supervisor()
+    return status(run)
+
+
+def submit(cfg) -> RunStatus:
+    """create_run + start: what the Start button and `voxstudio train` do."""
+    folder = create_run(cfg)
+    return start(folder.name)
+
+
+def resume(run: str) -> RunStatus:
+    """Queue a stopped, crashed or failed run again; the trainer continues from its last checkpoint."""
+    st = status(run)
+    if st.active:
+        return st
+    if st.state == "succeeded":
+        raise ValueError(f"Run '{run}' already succeeded; there is nothing to resume.")
+    runfolder.write_status(st.folder, state="queued", phase="queued", resume=True, queued_at=time.time(),
+                           exit_code=None, message="Waiting to resume from the last checkpoint.")
+    ensure_supervisor()
+    return status(run)
+
+
+# ----- stopping -----
+def _signal(job: dict, sig: int) -> bool:
+    """Signal the trainer's process group, only if the recorded process is still the trainer."""
+    alive, _ = _alive(job)
+    if not alive:
+        return False
+    try:
+        os.killpg(job["pid"], sig)  # own session: the process group id is the trainer's pid
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop(run: str, grace_s: float = DEFAULT_GRACE_S, wait: bool = True) -> RunStatus:
+    """Cancel a queued run, or SIGTERM a running one (it checkpoints and exits) and SIGKILL it after
+    ``grace_s``. With ``wait=False`` it returns at once; the deadline is then enforced by whoever next
+    reads the status (the supervisor does every fraction of a second)."""
+    st = status(run)
+    folder = st.folder
+    if st.state == "queued":
+        runfolder.write_status(folder, state="stopped", phase="cancelled",
+                               message="Cancelled before it started.")
+        return status(run)
+    if st.state != "running":
+        return st
+    job_path = folder / runfolder.JOB
+    deadline = time.time() + LAUNCH_TIMEOUT_S
+    while True:  # a run being launched has no job.json for a moment
+        job = runfolder.read_json(job_path, {}) or {}
+        if job.get("launch_id") == runfolder.read_status(folder).get("launch_id") or time.time() > deadline:
+            break
+        time.sleep(POLL_S)
+    now = time.time()
+    job.update(stop_requested_at=now, stop_deadline=now + grace_s)
+    runfolder.write_json_atomic(job_path, job)
+    _signal(job, signal.SIGTERM)
+    if not wait:
+        return status(run)
+    while time.time() < now + grace_s:
+        st = status(run)
+        if st.state != "running":
+            return st
+        time.sleep(POLL_S)
+    _signal(job, signal.SIGKILL)
+    for _ in range(int(10 / POLL_S)):
+        st = status(run)
+        if st.state != "running":
+            break
+        time.sleep(POLL_S)
+    return st
+
+
+# ----- launching (done by the supervisor) -----
+def _package_root() -> str:
+    return str(Path(__file__).resolve().parent.parent)
+
+
+def child_env() -> dict:
+    """Environment for the supervisor and trainers: inherited (HF_TOKEN included) plus absolute paths."""
+    env = dict(os.environ)
+    env["VOXSTUDIO_HOME"] = str(workspace.home())
+    env["TRACKIO_DIR"] = str(workspace.trackio_dir())
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def trainer_argv(folder: Path, resume: bool = False) -> list[str]:
+    """The trainer command for a run folder (never carries a secret)."""
+    override = os.environ.get(TRAINER_CMD_ENV)
+    base = shlex.split(override) if override else [sys.executable, "-m", "voxstudio.train"]
+    return base + [str(folder)] + (["--resume"] if resume else [])
+
+
+def launch(run: str) -> RunStatus:
+    """Start the trainer of a queued run now, detached in its own session (the supervisor calls this)."""
+    folder = _folder(run)
+    st = runfolder.read_status(folder)
+    resume_flag = bool(st.get("resume"))
+    launch_id = uuid.uuid4().hex
+    argv = trainer_argv(folder, resume_flag)
+    runfolder.write_status(folder, state="running", phase="starting", launch_id=launch_id,
+                           started_at=time.time(), message="Starting the trainer…")
+    with open(folder / runfolder.LOG, "ab") as log:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        log.write(f"=== voxstudio: {'resuming' if resume_flag else 'starting'} run {run} at {stamp} ===\n".encode())
+        log.flush()
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    env=child_env(), start_new_session=True, close_fds=True)
+        except OSError as exc:
+            runfolder.write_status(folder, state="failed", phase="failed",
+                                   message=f"Could not start the trainer: {exc}")
+            return status(run)
+    _children[proc.pid] = proc
+    runfolder.write_json_atomic(folder / runfolder.JOB, {
+        "launch_id": launch_id, "pid": proc.pid, "proc_start": process_start_time(proc.pid),
+        "started_at": time.time(), "argv": argv, "resume": resume_flag,
+    })
+    return status(run)
+
+
+def _lock_path() -> Path:
+    return workspace.runs_dir() / SUPERVISOR_LOCK
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def supervisor_running() -> bool:
+    fd = os.open(_lock_path(), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if _try_lock(fd):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        return True
+    finally:
+        os.close(fd)
+
+
+def ensure_supervisor() -> int | None:
+    """Launch the queue supervisor unless one is already running; returns the new supervisor's pid."""
+    if supervisor_running():
+        return None  # it re-checks the queue before exiting, so it will pick up what was just queued
+    runs = workspace.runs_dir()
+    with open(runs / SUPERVISOR_LOG, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "voxstudio.jobs", "--supervise"],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                env=child_env(), start_new_session=True, close_fds=True)
+    _children[proc.pid] = proc
+    return proc.pid
+
+
+def _next_queued() -> RunStatus | None:
+    queued = [s for s in list_runs() if s.state == "queued"]
+    return min(queued, key=lambda s: (s.queued_at, s.created_at, s.run)) if queued else None
+
+
+def _wait_while_running(run: str) -> None:
+    """Wait for the run to end; if it crashed, add the exit code that only its parent can know."""
+    while status(run).state == "running":
+        time.sleep(POLL_S)
+    folder = _folder(run)
+    proc = _children.get((runfolder.read_json(folder / runfolder.JOB, {}) or {}).get("pid"))
+    if proc is None:
+        return
+    try:
+        rc = proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        return
+    st = runfolder.read_status(folder)
+    if st.get("state") == "crashed" and st.get("exit_code") is None:
+        runfolder.write_status(
+            folder, exit_code=rc,
+            message=f"The run crashed: {_describe_exit(rc)}. The log is kept; "
+                    "resume continues from the last checkpoint.",
+        )
+
+
+def supervise() -> int:
+    """Run queued runs one at a time, oldest first, until the queue is empty (one supervisor per home)."""
+    fd = os.open(_lock_path(), os.O_RDWR | os.O_CREAT, 0o644)
+    if not _try_lock(fd):
+        return 0
+    runfolder.write_json_atomic(workspace.runs_dir() / SUPERVISOR_INFO,
+                                {"pid": os.getpid(), "proc_start": process_start_time(os.getpid())})
+    while True:
+        running = [s for s in list_runs() if s.state == "running"]
+        if running:  # e.g. launched by a previous supervisor that was killed: wait for it
+            _wait_while_running(running[0].run)
+            continue
+        nxt = _next_queued()
+        if nxt is None:
+            # Release, then look once more: a run queued while we held the lock is not lost.
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            if _next_queued() is None or not _try_lock(fd):
+                os.close(fd)
+                return 0
+            continue
+        print(f"supervisor: launching {nxt.run}", flush=True)
+        launch(nxt.run)
+        _wait_while_running(nxt.run)
+        print(f"supervisor: {nxt.run} ended as {status(nxt.run).state}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m voxstudio.jobs")
+    parser.add_argument("--supervise", action="store_true", help="run the training queue until it is empty")
+    args = parser.parse_args(argv)
+    if args.supervise:
+        return supervise()
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
