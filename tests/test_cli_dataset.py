@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from conftest import ROOT
-from dataset_io_sources import pcm, picked, seed_manifest
+from dataset_io_sources import hf_dataset, pcm, picked, seed_manifest
 
 SCRIPT = ROOT / ".venv" / "bin" / "voxstudio"
 
@@ -115,3 +115,20 @@ def test_export_both_formats_and_reimport(tmp_path):
                                   pcm(home / "datasets" / "orig" / source["file_name"]))
     again = vox(home, "dataset", "export", "orig", "--format", "jsonl", "--out", str(tmp_path / "out-jsonl"))
     assert again.returncode == 1 and "not an empty folder" in again.stderr
+
+
+def test_import_hf_dataset_with_column_mapping(tmp_path):
+    import datasets
+
+    home = tmp_path / "home"
+    rows = picked()
+    datasets.DatasetDict({"train": hf_dataset(rows[:3], "words"), "test": hf_dataset(rows[3:], "words")}) \
+        .save_to_disk(str(tmp_path / "hf"))
+    unmapped = vox(home, "dataset", "import", str(tmp_path / "hf"), "--name", "hf", "--json")
+    assert unmapped.returncode == 1 and "no text column" in unmapped.stderr and not unmapped.stdout
+    result = vox(home, "dataset", "import", str(tmp_path / "hf"), "--name", "hf", "--column", "text=words",
+                 "--split", "train", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["imported"] == 3
+    stats = json.loads(vox(home, "dataset", "stats", "hf", "--json").stdout)
+    assert sorted(stats["speakers"]) == ["speaker-0", "speaker-1", "speaker-2"]

@@ -205,9 +205,12 @@ def test_round_trip_is_lossless(home, tmp_path, fmt):
         source = dataset_io.export_audiofolder(first, out)
         assert set(json.loads((out / "metadata.jsonl").read_text().splitlines()[0])) >= {"file_name", "text"}
     else:
-        with zipfile.ZipFile(io.BytesIO(dataset_io.export_zip(first))) as zf:
-            zf.extractall(out)
-        source = out
+        data = dataset_io.export_zip(first)
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            assert {"metadata.jsonl", "manifest.jsonl"} <= set(zf.namelist())
+            assert len([n for n in zf.namelist() if n.startswith("audio/")]) == 4
+        source = tmp_path / "download.zip"
+        source.write_bytes(data)
     second = _new("second", languages=("en", "fr"))
     report = dataset_io.import_source(second, source)
     assert report.refused == []
@@ -246,6 +249,8 @@ def test_to_hf_dataset_has_undecoded_audio_that_soundfile_reads(home, tmp_path):
         assert np.array_equal(samples, pcm(ds.audio_path(clip)))
         assert (row["language"], row["speaker"]) == (clip.language, "bob")
         assert row["duration_s"] == pytest.approx(len(samples) / 16000, abs=0.01)
+    train, held_out = dataset_io.to_hf_dataset(ds, "train"), dataset_io.to_hf_dataset(ds, "eval")
+    assert len(held_out) >= 1 and sorted([*train["text"], *held_out["text"]]) == sorted(hf["text"])
 
 
 # ------------------------------------------------------------------------------------------------- uploads
@@ -266,3 +271,20 @@ def test_uploads_with_txt_csv_and_dict_transcripts(home):
     assert all("no transcript" in reason for _, reason in report.refused)
     assert sorted(c.text for c in ds.clips()) == sorted(r["text"] for r in rows[:3])
     assert not list(home.parent.glob("*.wav"))
+
+
+def test_uploads_of_a_zip_and_a_jsonl_manifest(home, tmp_path):
+    first = _new("first", languages=("en", "fr"))
+    dataset_io.import_source(first, audiofolder(tmp_path / "src", picked()[:2]))
+    rows = picked()[2:]
+    manifest = "not json\n" + "".join(
+        json.dumps({"audio_path": f"x/{Path(r['path']).name}", "text": r["text"], "language": r["language"]}) + "\n"
+        for r in rows)
+    files = [("backup.zip", dataset_io.export_zip(first)), ("broken.zip", b"PK not really"),
+             ("list.jsonl", manifest.encode()), *((Path(r["path"]).name, Path(r["path"]).read_bytes()) for r in rows)]
+    second = _new("second", languages=("en", "fr"))
+    report = dataset_io.import_uploads(second, files)
+    assert [label for label, _ in report.refused] == ["broken.zip"]
+    assert "not a readable zip" in report.refused[0][1]
+    assert sorted(c.text for c in second.clips()) == sorted(r["text"] for r in picked())
+    assert {c.text: c.language for c in second.clips()} == {r["text"]: r["language"] for r in picked()}

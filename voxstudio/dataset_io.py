@@ -46,6 +46,7 @@ SPEAKER_COLUMNS = ("speaker", "speaker_id", "client_id")
 SEED_MANIFEST = "manifest.jsonl"
 AUDIOFOLDER_METADATA = "metadata.jsonl"
 IMPORT_SOURCE = "import"
+MAX_ZIP_BYTES = 4 << 30  # refuse zips that would unpack to more than this (zip bombs, wrong file)
 SAMPLE_RATE = 16000
 HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name; a bare word is a mistyped local path
 
@@ -96,8 +97,29 @@ def import_source(
     ``split`` picks a Hugging Face split (default: all splits of a local dataset, ``train`` on the Hub);
     ``limit`` caps how many source items are read.
     """
+    path = Path(source).expanduser()
+    if path.suffix.lower() == ".zip" and path.is_file():
+        return _import_zip(ds, path.read_bytes(), path.name, language=language, speaker=speaker,
+                           columns=columns, split=split, limit=limit)
     items = _items_for(source, columns or {}, split)
     return _ingest(ds, items, language=language, speaker=speaker, limit=limit)
+
+
+def _import_zip(ds: Dataset, data: bytes, label: str, **options) -> ImportReport:
+    """A zip of any folder source (e.g. our own ``export_zip``), unpacked into a temporary folder.
+
+    ``extractall`` drops ``..`` and absolute member paths, so nothing lands outside that folder."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            if sum(m.file_size for m in zf.infolist()) > MAX_ZIP_BYTES:
+                raise ValueError(f"{label} unpacks to more than {MAX_ZIP_BYTES >> 30} GiB; import the folder.")
+            with tempfile.TemporaryDirectory(prefix="voxstudio-zip-") as tmp:
+                zf.extractall(tmp)
+                entries = [p for p in Path(tmp).iterdir() if p.name != "__MACOSX"]
+                root = entries[0] if len(entries) == 1 and entries[0].is_dir() else Path(tmp)
+                return import_source(ds, root, **options)
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{label} is not a readable zip file ({exc}).") from exc
 
 
 def import_uploads(
@@ -113,15 +135,24 @@ def import_uploads(
     upload called ``../x.wav`` can never reach outside the dataset."""
     texts: dict[str, dict] = {}
     audio_files: list[tuple[str, bytes]] = []
+    report = ImportReport()
     for name, data in files:
         base = _base_name(name)
         suffix = Path(base).suffix.lower()
-        if suffix == ".txt":
+        if suffix == ".zip":
+            try:
+                part = _import_zip(ds, data, base, language=language, speaker=speaker)
+            except ValueError as exc:
+                report.refused.append((base, str(exc)))
+                continue
+            report.imported += part.imported
+            report.refused += [(f"{base}: {item}", reason) for item, reason in part.refused]
+        elif suffix == ".txt":
             texts.setdefault(Path(base).stem, {})["text"] = data.decode("utf-8", "replace").strip()
         elif suffix in (".csv", ".jsonl"):
-            rows = _csv_rows(data.decode("utf-8-sig")) if suffix == ".csv" else _jsonl_rows(data.decode())
-            for row in rows:
-                ref = _pick(row, FILE_COLUMNS)
+            text = data.decode("utf-8-sig", "replace")
+            for row in _csv_rows(text) if suffix == ".csv" else _jsonl_rows(text):
+                ref = _pick(row, FILE_COLUMNS) if row else None
                 if ref:
                     texts[Path(_base_name(str(ref))).stem] = row
         else:
@@ -138,7 +169,8 @@ def import_uploads(
             yield _Item(base, data, _pick(row, TEXT_COLUMNS), _pick(row, LANGUAGE_COLUMNS),
                         _pick(row, SPEAKER_COLUMNS))
 
-    return _ingest(ds, items(), language=language, speaker=speaker, limit=None)
+    rest = _ingest(ds, items(), language=language, speaker=speaker, limit=None)
+    return ImportReport(report.imported + rest.imported, report.refused + rest.refused)
 
 
 def _ingest(ds: Dataset, items: Iterable[_Item], *, language, speaker, limit) -> ImportReport:
@@ -175,8 +207,7 @@ def _items_for(source: str | os.PathLike, columns: dict[str, str], split: str | 
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix in (".jsonl", ".json"):
-            rows = _jsonl_rows(path.read_text(encoding="utf-8"))
-            return _tabular_items(rows, path.parent, columns)
+            return _tabular_items(_jsonl_rows(path.read_text(encoding="utf-8")), path.parent, columns)
         if suffix == ".csv":
             return _tabular_items(_csv_rows(path.read_text(encoding="utf-8-sig")), path.parent, columns)
         if suffix in AUDIO_EXTENSIONS:
@@ -302,6 +333,15 @@ def _inside(root: Path, ref: str) -> tuple[Path | None, str | None]:
 
 
 def _jsonl_rows(text: str) -> Iterator[dict | None]:
+    """Rows of a JSONL file (None for a line that is not an object); a plain JSON array is accepted too."""
+    if text.lstrip().startswith("["):
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError:
+            rows = None
+        if isinstance(rows, list):
+            yield from (row if isinstance(row, dict) else None for row in rows)
+            return
     for line in text.splitlines():
         if not line.strip():
             continue
