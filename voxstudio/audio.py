@@ -34,6 +34,7 @@ VAD_HOP_S = 0.010
 VAD_ABS_FLOOR_DBFS = -70.0  # nothing below this is speech, however quiet the recording
 VAD_BELOW_LOUDEST_DB = 40.0  # a frame far below the loudest one is not speech
 VAD_ABOVE_NOISE_DB = 12.0  # ... nor is one close to the noise floor
+VAD_MIN_RUN = 5  # frames (hops): shorter bursts are not speech
 DIGITAL_SILENCE_DBFS = -90.0  # peak below this: the microphone delivered nothing at all
 HEAD_BYTES = 4096  # enough of a file to recognise its container and find a WAV 'data' chunk
 FFMPEG_SUFFIXES = (".webm", ".weba", ".mkv", ".m4a", ".mp4", ".aac", ".3gp", ".amr", ".wma", ".caf", ".mov")
@@ -371,7 +372,13 @@ def speech_frames(samples: np.ndarray, sr: int) -> np.ndarray:
     loudest = float(levels.max())
     noise = float(np.percentile(levels, 10))
     threshold = max(VAD_ABS_FLOOR_DBFS, loudest - VAD_BELOW_LOUDEST_DB, noise + VAD_ABOVE_NOISE_DB)
-    return levels > threshold
+    mask = levels > threshold
+    # Drop bursts shorter than a syllable (clicks, a bump of the desk): speech runs last ≥ ~80 ms.
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    for start, end in zip(edges[::2], edges[1::2]):
+        if end - start < VAD_MIN_RUN:
+            mask[start:end] = False
+    return mask
 
 
 def analyze(samples: np.ndarray, sr: int = SAMPLE_RATE) -> AudioStats:
