@@ -1,0 +1,297 @@
+"""Model and dataset cards that tell the truth about what was trained and how to load it.
+
+A card is rendered from *facts* (a plain dict; :func:`run_facts` gathers them from a run folder) through
+the jinja2 templates in ``voxstudio/templates``. The YAML front matter is built as data and dumped with
+``yaml.safe_dump`` so it always parses; it carries ``base_model``, ``library_name`` (``peft`` for an adapter,
+``transformers`` for a merged or fully fine-tuned model), ``pipeline_tag``, the languages actually trained,
+``datasets`` when the dataset was pushed, ``license``, ``tags`` and a ``model-index`` with held-out WER/CER.
+
+UI-safe: jinja2 and yaml are imported inside functions; no torch.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from voxstudio import __version__, runfolder
+
+ARTIFACTS = ("adapter", "merged", "full")
+PIPELINE_TAG = "automatic-speech-recognition"
+DEFAULT_LICENSE = "apache-2.0"  # Voxtral Mini's licence, inherited by fine-tunes
+HUB_URL = "https://huggingface.co"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+LANGUAGE_NAMES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "pt": "Portuguese",
+                  "it": "Italian", "nl": "Dutch", "hi": "Hindi", "zh": "Chinese", "ja": "Japanese",
+                  "ko": "Korean", "ar": "Arabic", "ru": "Russian", "pl": "Polish"}
+
+
+def _env():
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, trim_blocks=False, autoescape=False)
+
+
+def _yaml(data: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000)
+
+
+def parse_front_matter(text: str) -> dict:
+    """The YAML metadata block at the top of a card ({} when there is none)."""
+    import yaml
+
+    m = re.match(r"^---\s*\n(.*?)\n---\s*\n", text, re.S)
+    return (yaml.safe_load(m.group(1)) or {}) if m else {}
+
+
+def language_name(code: str) -> str:
+    return f"{LANGUAGE_NAMES[code]} (`{code}`)" if code in LANGUAGE_NAMES else f"`{code}`"
+
+
+def percent(value) -> str:
+    return "n/a" if value is None else f"{100 * float(value):.1f} %"
+
+
+def consent_sentence(consent: dict | None) -> str:
+    """The dataset's consent record as one sentence for a card ('' when none was recorded)."""
+    if not consent or not consent.get("given"):
+        return ""
+    who = consent.get("speaker") or "The speaker"
+    when = str(consent.get("given_at") or "")[:10]
+    statement = (consent.get("statement") or "").strip()
+    text = f"{who} gave consent{' on ' + when if when else ''} when recording this data"
+    return f"{text}: “{statement}”" if statement else f"{text}."
+
+
+# ---- facts from a run folder ----------------------------------------------------------------------
+
+def run_facts(run_dir: str | Path, *, artifact: str = "adapter", repo_id: str | None = None,
+              dataset_repo: str | None = None, dtype: str | None = None) -> dict:
+    """Everything a model card says, read from a finished run folder (config, results, dataset)."""
+    run_dir = Path(run_dir)
+    cfg = runfolder.read_json(run_dir / runfolder.CONFIG)
+    if not cfg:
+        raise FileNotFoundError(f"{run_dir} has no config.json: is it a voxstudio run folder?")
+    evals = runfolder.read_json(run_dir / runfolder.EVAL_RESULTS, {}) or {}
+    results = runfolder.read_json(run_dir / runfolder.TRAIN_RESULTS, {}) or {}
+    status = runfolder.read_status(run_dir)
+    data = _data_facts(cfg, results, evals)
+    steps = results.get("global_step") or status.get("step") or cfg.get("max_steps")
+    languages, consent = data.pop("languages"), data.pop("consent")
+    return {
+        "run_name": cfg.get("run_name") or run_dir.name,
+        "repo_id": repo_id or f"your-name/{cfg.get('run_name') or run_dir.name}",
+        "base_model": cfg.get("base_model"),
+        "method": cfg.get("method", "lora"),
+        "artifact": artifact,
+        "dtype": dtype,
+        "languages": languages,
+        "dataset_name": cfg.get("dataset", ""),
+        "dataset_repo": dataset_repo,
+        "license": DEFAULT_LICENSE,
+        "data": data,
+        "config": {**cfg, "steps_trained": steps},
+        "results": {
+            "baseline": evals.get("baseline") or {},
+            "finetuned": evals.get("finetuned") or {},
+            "utterances": len(evals.get("utterances") or []),
+        },
+        "consent": consent,
+        "trackio_url": results.get("trackio_url") or status.get("trackio_url"),
+        "voxstudio_version": __version__,
+    }
+
+
+def _data_facts(cfg: dict, results: dict, evals: dict) -> dict:
+    """Minutes/clips/speakers/languages of the training data: the trainer's record when it wrote one
+    (``train_results.json``), else recomputed from the dataset with the run's own split."""
+    facts = {"train_minutes": None, "train_clips": None, "eval_clips": len(evals.get("utterances") or []),
+             "eval_minutes": None, "speakers": 1, "languages": list(cfg.get("languages") or []), "consent": None}
+    try:
+        from voxstudio.dataset import Dataset
+
+        ds = Dataset.open(cfg.get("dataset", ""))
+    except (FileNotFoundError, ValueError, ImportError):
+        ds = None
+    if ds is not None:
+        facts["consent"] = ds.info.get("consent")
+        wanted = set(cfg.get("languages") or [])
+        train, held = ds.split(seed=int(cfg.get("seed", 0)), eval_fraction=float(cfg.get("eval_fraction", 0.1)))
+        train = [c for c in train if not wanted or c.language in wanted]
+        held = [c for c in held if not wanted or c.language in wanted]
+        facts.update(train_clips=len(train), eval_clips=len(held) or facts["eval_clips"],
+                     train_minutes=round(sum(c.duration_s for c in train) / 60, 1),
+                     eval_minutes=round(sum(c.duration_s for c in held) / 60, 1),
+                     speakers=max(1, len({c.speaker for c in train + held})))
+        if not facts["languages"]:
+            facts["languages"] = sorted({c.language for c in train + held})
+    for key in ("train_clips", "train_minutes", "eval_clips", "eval_minutes", "speakers"):
+        if results.get(key) is not None:
+            facts[key] = results[key]
+    if results.get("languages"):
+        facts["languages"] = list(results["languages"])
+    return facts
+
+
+# ---- model card ----------------------------------------------------------------------------------
+
+def model_card_metadata(facts: dict) -> dict:
+    """The YAML front matter of a model card, as data."""
+    artifact = facts["artifact"]
+    base = facts.get("base_model") or ""
+    meta: dict = {}
+    if HUB_ID_RE.match(base):
+        meta["base_model"] = base
+    meta["library_name"] = "peft" if artifact == "adapter" else "transformers"
+    meta["pipeline_tag"] = PIPELINE_TAG
+    meta["language"] = list(facts.get("languages") or [])
+    meta["license"] = facts.get("license") or DEFAULT_LICENSE
+    if facts.get("dataset_repo"):
+        meta["datasets"] = [facts["dataset_repo"]]
+    tags = ["voxtral", "speech-recognition", "voxstudio"]
+    tags += {"adapter": ["lora", "peft"], "merged": ["lora", "merged"], "full": ["full-fine-tune"]}[artifact]
+    meta["tags"] = tags
+    metrics = []
+    finetuned = (facts.get("results") or {}).get("finetuned") or {}
+    for key, name in (("wer", "WER"), ("cer", "CER")):
+        if finetuned.get(key) is not None:
+            metrics.append({"type": key, "value": round(100 * float(finetuned[key]), 2), "name": f"{name} (%)"})
+    if metrics:
+        dataset_id = facts.get("dataset_repo") or facts.get("dataset_name") or "held-out"
+        meta["model-index"] = [{
+            "name": facts.get("repo_id") or facts.get("run_name"),
+            "results": [{
+                "task": {"type": PIPELINE_TAG, "name": "Automatic Speech Recognition"},
+                "dataset": {"name": f"{facts.get('dataset_name') or dataset_id} (held-out split)",
+                            "type": dataset_id, "split": "test"},
+                "metrics": metrics,
+            }],
+        }]
+    return meta
+
+
+def _hyperparameters(facts: dict) -> list[tuple[str, str]]:
+    cfg = facts.get("config") or {}
+    rows = [("Method", "LoRA" if cfg.get("method", "lora") == "lora" else "full fine-tuning")]
+    if cfg.get("steps_trained") not in (None, -1):
+        rows.append(("Optimizer steps", str(cfg["steps_trained"])))
+    if cfg.get("max_steps", -1) in (-1, None) and cfg.get("epochs") is not None:
+        rows.append(("Epochs", str(cfg["epochs"])))
+    for key, label in (("learning_rate", "Learning rate"), ("scheduler", "Scheduler"),
+                       ("warmup_steps", "Warm-up steps")):
+        if cfg.get(key) is not None:
+            rows.append((label, str(cfg[key])))
+    if cfg.get("batch_size") is not None:
+        rows.append(("Batch size", f"{cfg['batch_size']} × {cfg.get('grad_accum', 1)} accumulation"))
+    if cfg.get("method", "lora") == "lora":
+        rows.append(("LoRA rank / alpha / dropout",
+                     f"{cfg.get('lora_r')} / {cfg.get('lora_alpha')} / {cfg.get('lora_dropout')}"))
+        targets = ", ".join(cfg.get("lora_targets") or [])
+        if cfg.get("lora_projector"):
+            targets += ", audio projector"
+        rows.append(("LoRA targets", targets))
+    for key, label in (("freeze_audio_tower", "Audio encoder frozen"), ("precision", "Precision"),
+                       ("max_grad_norm", "Max gradient norm"), ("seed", "Seed")):
+        if cfg.get(key) is not None:
+            value = cfg[key]
+            rows.append((label, ("yes" if value else "no") if isinstance(value, bool) else str(value)))
+    return rows
+
+
+def render_model_card(run_dir: str | Path | None = None, *, facts: dict | None = None,
+                      artifact: str | None = None, repo_id: str | None = None,
+                      dataset_repo: str | None = None, dtype: str | None = None) -> str:
+    """README.md for a pushed model: from ``run_dir`` (via :func:`run_facts`) or from ``facts``."""
+    if facts is None:
+        if run_dir is None:
+            raise ValueError("render_model_card needs a run folder or a facts dict.")
+        facts = run_facts(run_dir, artifact=artifact or "adapter", repo_id=repo_id, dataset_repo=dataset_repo,
+                          dtype=dtype)
+    facts = dict(facts)
+    for key, value in (("artifact", artifact), ("repo_id", repo_id), ("dataset_repo", dataset_repo),
+                       ("dtype", dtype)):
+        if value is not None:
+            facts[key] = value
+    artifact = facts.get("artifact") or "adapter"
+    if artifact not in ARTIFACTS:
+        raise ValueError(f"artifact must be one of {', '.join(ARTIFACTS)}, not {artifact!r}.")
+    method = facts.get("method", "lora")
+    if (method == "full") != (artifact == "full"):
+        raise ValueError(f"A {method} run cannot be published as '{artifact}': "
+                         + ("a LoRA run gives an adapter or a merged model." if method == "lora"
+                            else "a full fine-tune is published as 'full'."))
+    languages = list(facts.get("languages") or [])
+    base = facts.get("base_model") or ""
+    res = facts.get("results") or {}
+    base_res, tuned = res.get("baseline") or {}, res.get("finetuned") or {}
+    data = {"train_minutes": None, "train_clips": None, "eval_clips": 0, "eval_minutes": None, "speakers": 1,
+            **(facts.get("data") or {})}
+    cfg = facts.get("config") or {}
+    artifact_text = {
+        "adapter": f"LoRA adapter (rank {cfg.get('lora_r', '?')}); load it on top of the base model",
+        "merged": "the LoRA adapter merged into the base weights: a complete model",
+        "full": "all weights fine-tuned: a complete model",
+    }[artifact]
+    title = facts.get("repo_id") or facts.get("run_name")
+    lang_text = ", ".join(language_name(code) for code in languages) or "the dataset's languages"
+    summary = (f"A speech recognizer fine-tuned from {'`' + base + '`' if base else 'Voxtral'} on "
+               f"{data['train_minutes'] if data['train_minutes'] is not None else 'a few'} minutes of one "
+               f"person's recorded speech in {lang_text}, with voxstudio. Fine-tuned WER on held-out clips: "
+               f"{percent(tuned.get('wer'))} (base model: {percent(base_res.get('wer'))}).")
+    if data.get("speakers", 1) != 1:
+        summary = summary.replace("one person's", f"{data['speakers']} people's")
+    text = _env().get_template("model_card.md.j2").render(
+        front_matter=_yaml(model_card_metadata({**facts, "artifact": artifact})),
+        title=title, summary=summary, artifact=artifact, artifact_text=artifact_text,
+        method_text="LoRA" if method == "lora" else "full fine-tuning",
+        base_model=base, base_is_hub=bool(HUB_ID_RE.match(base)), hub_url=HUB_URL,
+        repo_id=facts.get("repo_id") or "your-name/your-model",
+        languages=languages, languages_text=lang_text,
+        example_language=languages[0] if len(languages) == 1 else (languages[0] if languages else "en"),
+        data=data, dataset_repo=facts.get("dataset_repo"), dataset_name=facts.get("dataset_name") or "",
+        results={"baseline_wer": percent(base_res.get("wer")), "baseline_cer": percent(base_res.get("cer")),
+                 "finetuned_wer": percent(tuned.get("wer")), "finetuned_cer": percent(tuned.get("cer")),
+                 "utterances": res.get("utterances") or 0},
+        hyperparameters=_hyperparameters(facts), dtype=facts.get("dtype") or "the base model's dtype",
+        consent=consent_sentence(facts.get("consent")), trackio_url=facts.get("trackio_url"),
+        voxstudio_version=facts.get("voxstudio_version", __version__), run_name=facts.get("run_name", ""),
+    )
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+# ---- dataset card --------------------------------------------------------------------------------
+
+def render_dataset_card(info: dict, stats: dict, split_counts: dict[str, int], repo_id: str | None = None) -> str:
+    """README.md for a pushed dataset: consent, speakers, languages, durations, licence, splits."""
+    languages = sorted(stats.get("languages") or {}) or list(info.get("languages") or [])
+    speakers = sorted(s for s in (stats.get("speakers") or {}) if s) or list(info.get("speakers") or [])
+    minutes = float(stats.get("minutes") or 0.0)
+    licence = info.get("licence") or "cc-by-4.0"
+    size = "n<1K" if stats.get("clips", 0) < 1000 else "1K<n<10K"
+    meta = {
+        "license": licence, "language": languages, "task_categories": [PIPELINE_TAG],
+        "pretty_name": f"voxstudio dataset {info.get('name', '')}".strip(), "size_categories": [size],
+        "tags": ["audio", "speech", "voxstudio"],
+        "configs": [{"config_name": "default",
+                     "data_files": [{"split": split, "path": f"data/{split}-*.parquet"} for split in split_counts]}],
+    }
+    per_language = [(language_name(lang), stats["languages"][lang]) for lang in languages
+                    if lang in (stats.get("languages") or {})]
+    consent = consent_sentence(info.get("consent")) or (
+        "No consent record is stored with this dataset: only publish recordings of people who agreed to it.")
+    text = _env().get_template("dataset_card.md.j2").render(
+        front_matter=_yaml(meta), title=f"{info.get('name', 'voxstudio dataset')}",
+        repo_id=repo_id or f"your-name/{info.get('name', 'dataset')}",
+        speakers=speakers or ["(unnamed)"], speakers_text=", ".join(speakers) or "one unnamed speaker",
+        clips=stats.get("clips", 0), minutes=f"{minutes:.1f}",
+        languages_text=", ".join(language_name(code) for code in languages) or "unknown",
+        per_language=per_language,
+        splits_text=", ".join(f"{name}: {count} clips" for name, count in split_counts.items()),
+        licence=licence, consent=consent,
+        licence_text=f"The recordings and transcripts are shared under `{licence}`.",
+    )
+    return re.sub(r"\n{3,}", "\n\n", text)
