@@ -99,7 +99,14 @@ def test_space_module_is_ui_safe():
 
 # ------------------------------------------------------------------------------ deploy_demo (real HfApi over HTTP)
 
-from hubserver import HubServer, hub_server  # noqa: E402,F401  (fixture)
+from hubserver import HubServer  # noqa: E402
+
+
+@pytest.fixture
+def hub():
+    """A running local Hub server for one test."""
+    with HubServer() as server:
+        yield server
 
 CARD = "---\nlanguage:\n- fr\nlicense: apache-2.0\n---\n# voice\n\nA LoRA adapter trained on 3 minutes of Ana.\n"
 
@@ -108,8 +115,7 @@ def spaces_of(hub) -> list[str]:
     return [repo_id for (kind, repo_id) in hub.repos if kind == "space"]
 
 
-def test_deploy_public_adapter_creates_space_in_one_commit_with_variables(hub_server):
-    hub = hub_server
+def test_deploy_public_adapter_creates_space_in_one_commit_with_variables(hub):
     hub.add_repo("alice/voice", "alice", private=False, files={"README.md": CARD.encode()})
     url = space.deploy_demo("alice/voice", "voice-demo", HubServer.WRITE_TOKEN, hardware="t4-small",
                             base_model="mistralai/Voxtral-Mini-3B-2507", endpoint=hub.endpoint)
@@ -130,8 +136,7 @@ def test_deploy_public_adapter_creates_space_in_one_commit_with_variables(hub_se
     assert HubServer.WRITE_TOKEN.encode() not in hub.sent_bytes()
 
 
-def test_redeploy_updates_files_and_hardware(hub_server):
-    hub = hub_server
+def test_redeploy_updates_files_and_hardware(hub):
     hub.add_repo("alice/merged", "alice", private=False, files={"README.md": CARD.encode()})
     space.deploy_demo("alice/merged", "alice/demo", HubServer.WRITE_TOKEN, endpoint=hub.endpoint)
     assert hub.repo("alice/demo", "space").hardware == "cpu-basic"
@@ -142,8 +147,7 @@ def test_redeploy_updates_files_and_hardware(hub_server):
     assert json.loads(hub.files("alice/demo", "space")["demo.json"])["base_model"] is None
 
 
-def test_private_model_without_read_token_is_refused_before_anything_is_created(hub_server):
-    hub = hub_server
+def test_private_model_without_read_token_is_refused_before_anything_is_created(hub):
     hub.add_repo("alice/secret-voice", "alice", private=True, files={"README.md": CARD.encode()})
     with pytest.raises(ValueError, match="read token"):
         space.deploy_demo("alice/secret-voice", "demo", HubServer.WRITE_TOKEN, endpoint=hub.endpoint)
@@ -156,8 +160,7 @@ def test_private_model_without_read_token_is_refused_before_anything_is_created(
     assert spaces_of(hub) == []
 
 
-def test_private_model_with_read_token_stores_only_that_token(hub_server):
-    hub = hub_server
+def test_private_model_with_read_token_stores_only_that_token(hub):
     hub.add_repo("alice/secret-voice", "alice", private=True, files={"README.md": CARD.encode()})
     space.deploy_demo("alice/secret-voice", "demo", HubServer.WRITE_TOKEN, read_token=HubServer.READ_TOKEN,
                       endpoint=hub.endpoint)
@@ -167,10 +170,9 @@ def test_private_model_with_read_token_stores_only_that_token(hub_server):
     assert not any(HubServer.READ_TOKEN.encode() in data for data in hub.files("alice/demo", "space").values())
 
 
-def test_deploy_errors_are_one_sentence(hub_server):
+def test_deploy_errors_are_one_sentence(hub):
     from voxstudio.hub import HubError
 
-    hub = hub_server
     hub.add_repo("alice/voice", "alice", private=False, files={"README.md": CARD.encode()})
     with pytest.raises(HubError, match="token"):
         space.deploy_demo("alice/voice", "demo", "hf_not_a_real_token_000000000000", endpoint=hub.endpoint)
