@@ -18,6 +18,7 @@ SCRIPT = ROOT / ".venv" / "bin" / "voxstudio"
 def vox(home: Path, *args: str) -> subprocess.CompletedProcess:
     cmd = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "voxstudio"]
     env = {k: v for k, v in os.environ.items() if k != "VOXSTUDIO_HOME"}  # --home alone must decide
+    env["HF_HUB_OFFLINE"] = "1"  # a hub id must fail fast and clearly, never reach the network
     return subprocess.run([*cmd, "--home", str(home), *args], capture_output=True, text=True, timeout=120,
                           env=env, cwd=ROOT)
 
@@ -56,6 +57,10 @@ def test_import_fails_only_when_nothing_was_imported(tmp_path):
     assert "refused missing.wav: file not found" in nothing.stderr
     assert "imported 0 clip(s)" in nothing.stdout
     assert not (home / "datasets" / "new-one").exists()  # no empty dataset left behind
+    hub = vox(home, "dataset", "import", "someone/no-such-dataset", "--name", "new-one", "--language", "en")
+    assert hub.returncode == 1 and not hub.stdout
+    assert "could not load the Hugging Face dataset 'someone/no-such-dataset'" in hub.stderr
+    assert not (home / "datasets" / "new-one").exists()
 
     first = vox(home, "dataset", "import", str(manifest), "--name", "voice", "--language", "en")
     assert first.returncode == 0 and "imported 1 clip(s) into 'voice', refused 0" in first.stdout
@@ -125,7 +130,7 @@ def test_import_hf_dataset_with_column_mapping(tmp_path):
     datasets.DatasetDict({"train": hf_dataset(rows[:3], "words"), "test": hf_dataset(rows[3:], "words")}) \
         .save_to_disk(str(tmp_path / "hf"))
     unmapped = vox(home, "dataset", "import", str(tmp_path / "hf"), "--name", "hf", "--json")
-    assert unmapped.returncode == 1 and "no text column" in unmapped.stderr and not unmapped.stdout
+    assert unmapped.returncode == 1 and "--column text=COLUMN" in unmapped.stderr and not unmapped.stdout
     result = vox(home, "dataset", "import", str(tmp_path / "hf"), "--name", "hf", "--column", "text=words",
                  "--split", "train", "--json")
     assert result.returncode == 0, result.stderr

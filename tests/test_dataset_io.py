@@ -106,7 +106,7 @@ def test_hf_save_to_disk_with_column_mapping_and_splits(home, tmp_path):
     both = datasets.DatasetDict({"train": hf_dataset(rows[:3], "words"), "test": hf_dataset(rows[3:], "words")})
     both.save_to_disk(str(tmp_path / "hf"))
     ds = _new(languages=("en", "fr"))
-    with pytest.raises(ValueError, match="no text column"):
+    with pytest.raises(ValueError, match="no text column I recognise"):
         dataset_io.import_source(ds, tmp_path / "hf")
     report = dataset_io.import_source(ds, tmp_path / "hf", columns={"text": "words"}, split="train")
     assert report.refused == []

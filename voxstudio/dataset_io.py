@@ -76,6 +76,7 @@ class _Item:
     language: str | None = None
     speaker: str | None = None
     problem: str | None = None
+    name: str | None = None  # the original file name (messages, format hint); defaults to the label's
 
 
 # ----------------------------------------------------------------------------------------------------- import
@@ -187,9 +188,10 @@ def _ingest(ds: Dataset, items: Iterable[_Item], *, language, speaker, limit) ->
             reason = "no language: give one (--language) or add a language column"
         if reason is None:
             text = "" if item.text is None else str(item.text)
+            who = speaker if item.speaker in (None, "") else str(item.speaker)  # HF speaker ids may be ints
             try:
-                clip = ds.add_clip(item.audio, text, language=str(lang), speaker=item.speaker or speaker,
-                                   source=IMPORT_SOURCE, name=_base_name(item.label))
+                clip = ds.add_clip(item.audio, text, language=str(lang), speaker=who, source=IMPORT_SOURCE,
+                                   name=item.name or _base_name(item.label))
             except (ValueError, OSError) as exc:  # AudioError is a ValueError
                 reason = str(exc) or exc.__class__.__name__
             else:
@@ -281,7 +283,8 @@ def _hf_items(name: str, columns: dict[str, str], split: str | None, *, hub: boo
         else:
             loaded = datasets.load_dataset(name, split=split)
     except Exception as exc:  # datasets raises many types; the user needs one sentence
-        raise ValueError(f"could not load the Hugging Face dataset {name!r}: {exc}") from exc
+        where = " (and there is no local file or folder by that name)" if hub else ""
+        raise ValueError(f"could not load the Hugging Face dataset {name!r}{where}: {exc}") from exc
     if isinstance(loaded, (datasets.DatasetDict, datasets.IterableDatasetDict)):
         if split is not None and split not in loaded:
             raise ValueError(f"{name!r} has no split {split!r}; it has: {', '.join(loaded)}")
@@ -299,7 +302,7 @@ def _hf_items(name: str, columns: dict[str, str], split: str | None, *, hub: boo
             audio = data if data else (Path(path) if path and Path(path).is_file() else None)
             problem = None if audio is not None else "audio not available (no bytes and no local file)"
             yield _Item(label, audio, row.get(text_col), row.get(lang_col) if lang_col else None,
-                        row.get(spk_col) if spk_col else None, problem)
+                        row.get(spk_col) if spk_col else None, problem, _base_name(path) if path else None)
 
 
 def _hf_columns(part, columns: dict[str, str], name: str) -> tuple[str, str, str | None, str | None]:
@@ -311,9 +314,11 @@ def _hf_columns(part, columns: dict[str, str], name: str) -> tuple[str, str, str
         (c for c in names if isinstance(features.get(c), datasets.Audio)), None) or _first(names, AUDIO_COLUMNS)
     text_col = columns.get("text") or _first(names, TEXT_COLUMNS)
     if not audio_col or audio_col not in names:
-        raise ValueError(f"{name!r} has no audio column; name it with columns={{'audio': ...}} (has: {names})")
+        raise ValueError(f"{name!r} has no audio column I recognise; map it with --column audio=COLUMN "
+                         f"(columns={{'audio': COLUMN}} in Python). Columns: {', '.join(names)}")
     if not text_col or text_col not in names:
-        raise ValueError(f"{name!r} has no text column; name it with columns={{'text': ...}} (has: {names})")
+        raise ValueError(f"{name!r} has no text column I recognise; map it with --column text=COLUMN "
+                         f"(columns={{'text': COLUMN}} in Python). Columns: {', '.join(names)}")
     lang_col = columns.get("language") or _first(names, LANGUAGE_COLUMNS)
     spk_col = columns.get("speaker") or _first(names, SPEAKER_COLUMNS)
     return audio_col, text_col, lang_col, spk_col
@@ -324,7 +329,7 @@ def _hf_columns(part, columns: dict[str, str], name: str) -> tuple[str, str, str
 
 def _inside(root: Path, ref: str) -> tuple[Path | None, str | None]:
     """Resolve ``ref`` under ``root``; refuse anything that would leave it (``../``, absolute, symlinks out)."""
-    target = (root / ref).resolve()
+    target = (root / ref.replace("\\", "/")).resolve()
     if not target.is_relative_to(root):
         return None, f"path leaves the source folder ({root}); only files under it are imported"
     if not target.is_file():
