@@ -1,0 +1,286 @@
+"""Talking to the Hugging Face Hub: who you are, where a repo goes, and one-commit pushes.
+
+UI-safe: ``huggingface_hub`` (and ``datasets`` for dataset pushes) are imported inside functions.
+The endpoint comes from ``HF_ENDPOINT`` (tests point it at a local Hub-compatible server) and is passed
+to ``HfApi(endpoint=...)`` explicitly, because huggingface_hub reads the variable only once, at import.
+
+Every failure becomes a :class:`HubError` carrying one sentence a person can act on. A token is only ever
+handed to ``HfApi(token=...)``: it is never logged, never put in a message and never written to disk.
+Transient failures (HTTP 5xx/408/429, connection errors) are retried with exponential backoff; a push
+that was cut off can simply be run again: files already on the Hub with the same content are skipped
+and the rest arrive in one commit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+TOKENS_URL = "https://huggingface.co/settings/tokens"
+RETRIES = 4  # attempts after the first one
+BACKOFF_S = 1.0  # first wait; doubles each time
+BACKOFF_ENV = "VOXSTUDIO_HUB_BACKOFF_S"  # tests shorten the waits
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+REPO_NAME_RE = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
+REPO_TYPES = ("model", "dataset", "space")
+
+Progress = Callable[[float, str], None]
+
+
+class HubError(Exception):
+    """A Hub operation failed; ``str(err)`` is one clear sentence (never containing the token)."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """Who a token belongs to and what it may do."""
+
+    name: str
+    orgs: tuple[str, ...] = ()
+    role: str = "write"  # "read" | "write" | "fineGrained"
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        return (self.name, *self.orgs)
+
+
+@dataclass(frozen=True)
+class PushResult:
+    repo_id: str
+    repo_type: str
+    url: str
+    commit_url: str
+    commit_oid: str
+    private: bool
+    files: list[str] = field(default_factory=list)
+
+
+def endpoint() -> str:
+    """The Hub endpoint: ``HF_ENDPOINT`` if set, else huggingface.co."""
+    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def repo_url(repo_id: str, repo_type: str = "model") -> str:
+    prefix = {"model": "", "dataset": "datasets/", "space": "spaces/"}[repo_type]
+    return f"{endpoint()}/{prefix}{repo_id}"
+
+
+def api(token: str | None):
+    """A real ``HfApi`` on :func:`endpoint` with ``token``."""
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=endpoint(), token=token or None)
+
+
+def _check_token(token: str | None) -> str:
+    if not token or not str(token).strip():
+        raise HubError(
+            f"No Hugging Face token: set HF_TOKEN or paste a token with write access (create one at {TOKENS_URL})."
+        )
+    return str(token).strip()
+
+
+def account(token: str | None) -> Account:
+    """The account behind ``token`` (one ``whoami`` call, retried on transient failures)."""
+    token = _check_token(token)
+    client = api(token)
+    info = _retrying(lambda: client.whoami(), "check your token")
+    access = ((info.get("auth") or {}).get("accessToken") or {})
+    orgs = tuple(o.get("name") for o in info.get("orgs") or [] if o.get("name"))
+    return Account(name=info.get("name", ""), orgs=orgs, role=access.get("role") or "write")
+
+
+def whoami(token: str | None) -> str:
+    """The user name (namespace) of ``token``."""
+    return account(token).name
+
+
+def check_repo_name(name: str) -> str:
+    """``name`` stripped, if it is a valid ``[namespace/]repo`` Hub name; else a clear ValueError."""
+    name = (name or "").strip()
+    if not REPO_NAME_RE.match(name) or ".." in name or name.endswith((".git", ".")):
+        raise ValueError(
+            f"Repository name {name!r} is not valid: use letters, digits, '-', '_' or '.', optionally "
+            "prefixed by your user or organisation name and '/', e.g. 'my-voice-fr' or 'alice/my-voice-fr'."
+        )
+    return name
+
+
+def resolve_repo_id(name: str, token: str | None = None, *, who: Account | None = None) -> str:
+    """``namespace/name``: the token's user name is prefixed when ``name`` has no namespace."""
+    name = check_repo_name(name)
+    if "/" in name:
+        return name
+    who = who or account(token)
+    return f"{who.name}/{name}"
+
+
+def push_folder(folder: str | Path, repo_id: str, token: str | None, *, private: bool = True,
+                repo_type: str = "model", message: str | None = None,
+                progress: Progress | None = None) -> PushResult:
+    """Create ``repo_id`` if needed (private unless ``private=False``) and upload ``folder`` in one commit.
+
+    Safe to re-run after an interruption: unchanged files are skipped, the rest is committed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise HubError(f"There is nothing to upload: the folder {folder} does not exist.")
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    if not files:
+        raise HubError(f"There is nothing to upload: the folder {folder} is empty.")
+    if repo_type not in REPO_TYPES:
+        raise ValueError(f"repo_type must be one of {', '.join(REPO_TYPES)}, not {repo_type!r}.")
+    report = progress or (lambda fraction, text: None)
+
+    report(0.02, "Checking your token")
+    token = _check_token(token)
+    who = account(token)
+    repo_id = resolve_repo_id(repo_id, who=who)
+    _check_can_write(who, repo_id)
+    client = api(token)
+
+    report(0.1, f"Creating {repo_type} repository {repo_id}")
+    _retrying(lambda: client.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True),
+              "create the repository", repo_id=repo_id, who=who)
+
+    size = sum((folder / f).stat().st_size for f in files)
+    report(0.2, f"Uploading {len(files)} files ({size / 1e6:.1f} MB) to {repo_id}")
+    message = message or f"Upload {len(files)} files with voxstudio"
+    commit = _retrying(
+        lambda: client.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type=repo_type,
+                                     commit_message=message),
+        "upload the files", repo_id=repo_id, who=who)
+
+    report(0.95, "Checking the result")
+    info = _retrying(lambda: client.repo_info(repo_id, repo_type=repo_type), "read the repository back",
+                     repo_id=repo_id, who=who)
+    report(1.0, f"Done: {repo_url(repo_id, repo_type)}")
+    return PushResult(repo_id=repo_id, repo_type=repo_type, url=repo_url(repo_id, repo_type),
+                      commit_url=str(commit.commit_url), commit_oid=str(commit.oid),
+                      private=bool(info.private), files=files)
+
+
+def dataset_folder(ds_name: str, out_dir: str | Path, repo_id: str | None = None) -> Path:
+    """Write the dataset as it is pushed: ``data/<split>-00000-of-00001.parquet`` (``audio`` is a
+    ``datasets.Audio`` column holding the WAV bytes) and a dataset card ``README.md``."""
+    from voxstudio import card, dataset_io
+    from voxstudio.dataset import Dataset
+
+    ds = Dataset.open(ds_name)
+    clips = ds.clips()
+    if not clips:
+        raise HubError(f"Dataset {ds_name!r} has no clips yet, so there is nothing to push.")
+    out = Path(out_dir)
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    train, held_out = ds.split()
+    splits = {"train": ("train", train), "test": ("eval", held_out)} if held_out else {"train": (None, clips)}
+    counts = {}
+    for split, (which, members) in splits.items():
+        hf = dataset_io.to_hf_dataset(ds, split=which)
+        hf.to_parquet(str(out / "data" / f"{split}-00000-of-00001.parquet"))
+        counts[split] = len(members)
+    (out / "README.md").write_text(card.render_dataset_card(ds.info, ds.stats(), counts, repo_id), encoding="utf-8")
+    return out
+
+
+def push_dataset(ds_name: str, repo_id: str, token: str | None, *, private: bool = True,
+                 progress: Progress | None = None) -> PushResult:
+    """Push dataset ``ds_name`` (parquet with an Audio column + dataset card) to a dataset repo."""
+    repo_id = resolve_repo_id(repo_id, token)
+    tmp = Path(tempfile.mkdtemp(prefix="voxstudio-dataset-"))
+    try:
+        if progress:
+            progress(0.0, f"Packing dataset {ds_name}")
+        folder = dataset_folder(ds_name, tmp / ds_name, repo_id)
+        return push_folder(folder, repo_id, token, private=private, repo_type="dataset",
+                           message=f"Upload dataset {ds_name} with voxstudio", progress=progress)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---- errors and retries --------------------------------------------------------------------------
+
+def _check_can_write(who: Account, repo_id: str) -> None:
+    if who.role == "read":
+        raise HubError(
+            f"This token can only read; create a token with write access at {TOKENS_URL} and try again."
+        )
+    namespace = repo_id.split("/")[0]
+    if namespace not in who.namespaces:
+        raise HubError(
+            f"You can't push to '{repo_id}': '{namespace}' is not your account or one of your organisations "
+            f"(try '{who.name}/{repo_id.split('/')[1]}')."
+        )
+
+
+def _status(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    try:
+        import httpx2
+
+        if isinstance(exc, httpx2.TransportError):
+            return True
+    except ImportError:  # pragma: no cover - huggingface_hub always brings httpx2
+        pass
+    return isinstance(exc, ConnectionError | TimeoutError)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return _status(exc) in TRANSIENT_STATUS or _is_network_error(exc)
+
+
+def _retrying(fn, what: str, *, repo_id: str | None = None, who: Account | None = None):
+    """Run ``fn`` with exponential backoff on transient failures; translate errors to HubError."""
+    wait = float(os.environ.get(BACKOFF_ENV) or BACKOFF_S)
+    for attempt in range(RETRIES + 1):
+        try:
+            return fn()
+        except HubError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure becomes one sentence
+            if _is_transient(exc) and attempt < RETRIES:
+                time.sleep(wait * 2**attempt)
+                continue
+            raise explain(exc, what, repo_id=repo_id, who=who) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def explain(exc: BaseException, what: str, *, repo_id: str | None = None, who: Account | None = None) -> HubError:
+    """One clear sentence for a failed Hub call (the original error never carries the token here)."""
+    status = _status(exc)
+    target = f" '{repo_id}'" if repo_id else ""
+    if _is_network_error(exc):
+        return HubError(f"Could not reach the Hugging Face Hub at {endpoint()} to {what}: check your internet "
+                        "connection and try again (nothing was lost).")
+    if status == 401 and what == "check your token":
+        return HubError(f"The Hugging Face token was refused (invalid or expired); create a new one at "
+                        f"{TOKENS_URL}.")
+    if status in (401, 403, 404) and repo_id and who is not None:
+        if who.role == "read":
+            return HubError(f"This token can only read; create a token with write access at {TOKENS_URL}.")
+        return HubError(f"The name{target} is taken by a repository you can't write to; choose another name.")
+    if status == 401:
+        return HubError(f"The Hugging Face token was refused (invalid or expired); create a new one at "
+                        f"{TOKENS_URL}.")
+    if status == 403:
+        return HubError(f"Your token is not allowed to {what}{target}; use a token with write access.")
+    if status in TRANSIENT_STATUS:
+        return HubError(f"The Hugging Face Hub is having trouble (HTTP {status}) and could not {what}; nothing "
+                        "was lost, run the same push again in a minute.")
+    if isinstance(exc, ValueError) and "metadata" in str(exc).lower():
+        first = str(exc).splitlines()[1:2] or [""]
+        return HubError(f"The Hub refused the card's metadata {first[0].lstrip('- ')}".rstrip() + ".")
+    if status is not None:
+        return HubError(f"The Hugging Face Hub answered HTTP {status} when trying to {what}{target}.")
+    return HubError(f"Could not {what}{target}: {type(exc).__name__}.")
