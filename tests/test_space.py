@@ -178,8 +178,22 @@ def test_deploy_errors_are_one_sentence(hub):
         space.deploy_demo("alice/voice", "demo", "hf_not_a_real_token_000000000000", endpoint=hub.endpoint)
     with pytest.raises(HubError, match="[Nn]ot found"):
         space.deploy_demo("alice/nope", "demo", HubServer.WRITE_TOKEN, endpoint=hub.endpoint)
-    with pytest.raises(HubError, match="permission"):  # bob's namespace is not alice's
+    with pytest.raises(HubError, match="not your account"):  # bob's namespace is not alice's
         space.deploy_demo("alice/voice", "bob/demo", HubServer.WRITE_TOKEN, endpoint=hub.endpoint)
     with pytest.raises(ValueError, match="hardware"):
         space.deploy_demo("alice/voice", "demo", HubServer.WRITE_TOKEN, hardware="quantum", endpoint=hub.endpoint)
     assert spaces_of(hub) == []
+
+
+def test_deploy_survives_transient_hub_failures(hub, monkeypatch):
+    monkeypatch.setenv("VOXSTUDIO_HUB_BACKOFF_S", "0.01")
+    hub.add_repo("alice/voice", "alice", private=False, files={"README.md": CARD.encode()})
+    hub.fail_next("commit", 2, status=503)
+    hub.fail_next("variables", 1, status=502)
+    steps = []
+    space.deploy_demo("alice/voice", "demo", HubServer.WRITE_TOKEN, endpoint=hub.endpoint,
+                      progress=lambda fraction, text: steps.append(fraction))
+    repo = hub.repo("alice/demo", "space")
+    assert len(repo.commits) == 2 and sorted(hub.files("alice/demo", "space")) == sorted(space.SPACE_FILES)
+    assert repo.variables["HF_MODEL_ID"]["value"] == "alice/voice"
+    assert steps == sorted(steps) and steps[-1] == 1.0

@@ -196,12 +196,14 @@ def deploy_demo(
     *,
     title: str | None = None,
     card_summary: str | None = None,
+    progress=None,
 ) -> str:
     """Create (or update) the demo Space for ``model_repo`` and return its URL.
 
     One commit carries the whole template; ``HF_MODEL_ID`` / ``BASE_MODEL_ID`` are Space variables. A private
     model needs ``read_token`` (stored as the Space's ``HF_TOKEN`` secret); the write ``token`` is never stored.
     Raises ValueError (bad input, private model without a read token) or voxstudio.hub.HubError (Hub refused).
+    ``progress(fraction, text)`` is called along the way (the Publish page shows it).
     """
     model_repo = check_repo_id(model_repo, "model")
     space_repo = check_repo_id(space_repo, "Space")
@@ -212,45 +214,81 @@ def deploy_demo(
     if not token:
         raise ValueError("A Hugging Face token with write access is needed to create the Space.")
     from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub.errors import RepositoryNotFoundError
 
-    api = HfApi(endpoint=endpoint, token=token)
-    with _hub_errors("deploying the demo Space"):
-        namespace = api.whoami(token=token)["name"]
-        model_repo = model_repo if "/" in model_repo else f"{namespace}/{model_repo}"
-        space_repo = space_repo if "/" in space_repo else f"{namespace}/{space_repo}"
-        info = api.model_info(model_repo, token=token)
-    secret = _space_secret(api, model_repo, bool(getattr(info, "private", False)), token, read_token)
-    summary, languages = _card_summary(api, model_repo, token) if card_summary is None else (card_summary, [])
+    from voxstudio import hub
+
+    report = progress or (lambda fraction, text: None)
+    api = HfApi(endpoint=(endpoint or hub.endpoint()).rstrip("/"), token=token)
+    call = hub._retrying  # the Hub module's retries with backoff and one-sentence errors
+
+    report(0.05, "Checking your token")
+    info = call(lambda: api.whoami(token=token), "check your token")
+    who = hub.Account(
+        name=info.get("name", ""),
+        orgs=tuple(o.get("name") for o in info.get("orgs") or [] if o.get("name")),
+        role=((info.get("auth") or {}).get("accessToken") or {}).get("role") or "write",
+    )
+    model_repo = model_repo if "/" in model_repo else f"{who.name}/{model_repo}"
+    space_repo = space_repo if "/" in space_repo else f"{who.name}/{space_repo}"
+    if who.role == "read":
+        raise hub.HubError("This token can only read; deploying a Space needs a token with write access.")
+    if space_repo.split("/")[0] not in who.namespaces:
+        raise hub.HubError(
+            f"You can't create the Space '{space_repo}': '{space_repo.split('/')[0]}' is not your account or "
+            f"one of your organisations (try '{who.name}/{space_repo.split('/')[1]}')."
+        )
+    report(0.15, f"Reading the model {model_repo}")
+    try:
+        model = call(lambda: api.model_info(model_repo), "read the model")
+    except hub.HubError as exc:
+        if isinstance(exc.__context__, RepositoryNotFoundError) or "404" in str(exc):
+            raise hub.HubError(
+                f"The model '{model_repo}' was not found on the Hub (or your token cannot see it): publish it first."
+            ) from None
+        raise
+    secret = _space_secret(api, call, model_repo, bool(model.private), token, read_token)
+    if card_summary is None:
+        summary, languages = call(lambda: _card_summary(api, model_repo, token), "read the model card")
+    else:
+        summary, languages = card_summary, []
     files = render_space(
         model_repo, base_model, title=title, card_summary=summary, languages=languages, hardware=hardware
     )
-    with _hub_errors("deploying the demo Space"):
-        existed = api.repo_exists(space_repo, repo_type="space")
-        url = api.create_repo(
-            space_repo,
-            repo_type="space",
-            space_sdk="gradio",
-            private=private,
-            space_hardware=hardware,
-            exist_ok=True,
-        )
-        if existed:  # create_repo ignores the hardware of an existing Space: ask for it explicitly
-            api.request_space_hardware(space_repo, hardware)
-        api.create_commit(
-            space_repo,
-            repo_type="space",
-            operations=[CommitOperationAdd(path_in_repo=k, path_or_fileobj=v) for k, v in files.items()],
-            commit_message=f"Deploy voxstudio demo for {model_repo}",
-        )
-        api.add_space_variable(space_repo, "HF_MODEL_ID", model_repo, description="Model the demo loads")
-        if base_model:
-            api.add_space_variable(space_repo, "BASE_MODEL_ID", base_model, description="Base model of the adapter")
-        if secret:
-            api.add_space_secret(space_repo, "HF_TOKEN", secret, description="Read token for the private model")
+
+    report(0.35, f"Creating the Space {space_repo}")
+    existed = call(lambda: api.repo_exists(space_repo, repo_type="space"), "look for the Space")
+    url = call(
+        lambda: api.create_repo(space_repo, repo_type="space", space_sdk="gradio", private=private,
+                                space_hardware=hardware, exist_ok=True),
+        "create the Space", repo_id=space_repo, who=who,
+    )
+    if existed:  # create_repo ignores the hardware of an existing Space: ask for it explicitly
+        call(lambda: api.request_space_hardware(space_repo, hardware), "set the Space hardware")
+    report(0.55, f"Uploading the demo ({len(files)} files) in one commit")
+    operations = [CommitOperationAdd(path_in_repo=k, path_or_fileobj=v) for k, v in files.items()]
+    call(
+        lambda: api.create_commit(space_repo, repo_type="space", operations=operations,
+                                  commit_message=f"Deploy the voxstudio demo for {model_repo}"),
+        "upload the demo", repo_id=space_repo, who=who,
+    )
+    report(0.8, "Setting the Space variables")
+    call(lambda: api.add_space_variable(space_repo, "HF_MODEL_ID", model_repo,
+                                        description="The model the demo loads"), "set HF_MODEL_ID")
+    if base_model:
+        call(lambda: api.add_space_variable(space_repo, "BASE_MODEL_ID", base_model,
+                                            description="The base model of the LoRA adapter"), "set BASE_MODEL_ID")
+    elif existed and "BASE_MODEL_ID" in call(lambda: api.get_space_variables(space_repo), "read the variables"):
+        call(lambda: api.delete_space_variable(space_repo, "BASE_MODEL_ID"), "remove BASE_MODEL_ID")
+    if secret:
+        call(lambda: api.add_space_secret(space_repo, "HF_TOKEN", secret,
+                                          description="Read-only token for the private model"), "set the secret")
+    report(1.0, f"Done: {url}")
     return str(url)
 
 
-def _space_secret(api, model_repo: str, model_private: bool, token: str, read_token: str | None) -> str | None:
+def _space_secret(api, call, model_repo: str, model_private: bool, token: str,
+                  read_token: str | None) -> str | None:
     """The token the Space may hold: None for a public model; for a private one, the user's read token only."""
     if not model_private:
         return None
@@ -265,8 +303,7 @@ def _space_secret(api, model_repo: str, model_private: bool, token: str, read_to
             "The read token is your write token. Give the Space a separate token with read access only, "
             "so a leak of the Space cannot change your repos."
         )
-    with _hub_errors("checking the read token"):
-        who = api.whoami(token=read_token)
+    who = call(lambda: api.whoami(token=read_token), "check your token")
     role = ((who.get("auth") or {}).get("accessToken") or {}).get("role")
     if role == "write":
         raise ValueError(
@@ -288,43 +325,3 @@ def _card_summary(api, model_repo: str, token: str) -> tuple[str, list[str]]:
             return summarize_card(Path(path).read_text(encoding="utf-8"))
     except EntryNotFoundError:
         return f"Fine-tuned Voxtral speech recognizer [{model_repo}].", []
-
-
-class _hub_errors:
-    """Turn Hub/HTTP failures into voxstudio.hub.HubError with one clear sentence."""
-
-    def __init__(self, doing: str):
-        self.doing = doing
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc is None or isinstance(exc, ValueError) and not _is_hub_error(exc):
-            return False
-        if _is_hub_error(exc) or isinstance(exc, OSError):
-            from voxstudio import hub
-
-            raise hub.HubError(_describe(exc, self.doing)) from exc
-        return False
-
-
-def _is_hub_error(exc: BaseException) -> bool:
-    from huggingface_hub.errors import HfHubHTTPError
-
-    return isinstance(exc, HfHubHTTPError)
-
-
-def _describe(exc: BaseException, doing: str) -> str:
-    status = getattr(getattr(exc, "response", None), "status_code", None)
-    if status == 401:
-        return f"The Hub rejected the token while {doing}: check that it is valid."
-    if status == 403:
-        return f"The token has no write permission for this repo ({doing})."
-    if status == 404:
-        return f"Not found on the Hub while {doing}: check the repo name and that your token can see it."
-    if status == 409:
-        return f"That name is already taken on the Hub ({doing})."
-    if status is None:
-        return f"Could not reach the Hub while {doing}: check your network connection."
-    return f"The Hub answered {status} while {doing}."
