@@ -311,7 +311,7 @@ class Dataset:
         clip = Clip(clip_id=clip_id, file_name=f"{AUDIO_DIR}/{clip_id}.wav", text=text, language=language,
                     speaker=speaker, duration_s=round(stats.duration_s, 3), phrase_id=phrase_id,
                     source=source, flags=flags, created_at=round(time.time(), 3), sha1=sha1,
-                    original_name=Path(name).name if name else None, stats=stats.to_dict())
+                    original_name=Path(name).name.strip() or None if name else None, stats=stats.to_dict())
         key = normalise_text(text)
         with self._locked():
             for row in read_jsonl(self.path / METADATA):
