@@ -128,7 +128,7 @@ class RunConfig:
         for name in ("lora_projector", "freeze_audio_tower", "gradient_checkpointing"):
             if not isinstance(getattr(self, name), bool):
                 e[name] = f"{name.replace('_', ' ')} must be true or false"
-        _num(e, "eval_fraction", self.eval_fraction, lo=0, lo_open=True, hi=0.5)
+        _num(e, "eval_fraction", self.eval_fraction, lo=0, hi=0.5)  # 0 = evaluate on training clips
         _int(e, "eval_every", self.eval_every, 1, 10**6)
         _int(e, "max_eval_utterances", self.max_eval_utterances, 1, 10**5)
         _int(e, "early_stopping_patience", self.early_stopping_patience, 0, 1000)
