@@ -5,7 +5,7 @@ import streamlit as st
 from voxstudio import dataset as dataset_mod
 from voxstudio import hardware, ui, workspace
 
-ui.page_setup(None, "🎙️ voxstudio")
+ui.page_setup(None, "voxstudio")
 st.markdown(
     "Turn **your own voice** into a better speech recognizer: record phrases, fine-tune Mistral's "
     "Voxtral on them, measure the word error rate before and after, and share the result."

@@ -60,7 +60,7 @@ def _save_take(take, phrase, index: int, phrases: list, recorded: set) -> None:
         st.session_state["rec_index"] = len(phrases) if following is None else following
 
 
-record_tab, upload_tab = st.tabs(["🎙️ Record", "📁 Upload files"])
+record_tab, upload_tab = st.tabs([":material/mic: Record", ":material/upload_file: Upload files"])
 
 with record_tab:
     phrases = ds.phrases()
@@ -78,11 +78,11 @@ with record_tab:
         st.progress(done / len(phrases), text=f"{done} of {len(phrases)} phrases recorded")
 
         if index >= len(phrases):
-            st.success(f"All done: you reached the end of the {len(phrases)} phrases. 🎉")
+            st.success(f"All done: you reached the end of the {len(phrases)} phrases.")
             if done < len(phrases):
                 st.caption(f"{len(phrases) - done} phrases were skipped; Back takes you to them.")
             ui.link_to_step(3, "Go to 3 · Review →")
-            st.button("◀ Back", key="rec_back_end", on_click=_go, args=(len(phrases) - 1,))
+            st.button("Back", icon=":material/arrow_back:", key="rec_back_end", on_click=_go, args=(len(phrases) - 1,))
         else:
             phrase = phrases[index]
             pid = ui.field_of(phrase, "phrase_id")
@@ -102,14 +102,14 @@ with record_tab:
                 st.info(st.session_state["rec_notice"])
 
             nav = st.columns(4)
-            nav[0].button("◀ Back", key="rec_back", on_click=_go, args=(index - 1,), disabled=index == 0,
+            nav[0].button("Back", icon=":material/arrow_back:", key="rec_back", on_click=_go, args=(index - 1,), disabled=index == 0,
                           width="stretch")
             after = ui.next_unrecorded(phrases, recorded, after=index)
             skip_to = len(phrases) if after is None else after
-            nav[1].button("Skip ⏭", key="rec_skip", on_click=_go, args=(skip_to,), width="stretch",
+            nav[1].button("Skip", icon=":material/skip_next:", key="rec_skip", on_click=_go, args=(skip_to,), width="stretch",
                           help="Leave this phrase unrecorded and go to the next one without a take.")
-            nav[2].button("Next ▶", key="rec_next", on_click=_go, args=(index + 1,), width="stretch")
-            nav[3].button("🔁 Re-record", key="rec_rerecord", on_click=_rerecord, disabled=pid not in recorded,
+            nav[2].button("Next", icon=":material/arrow_forward:", key="rec_next", on_click=_go, args=(index + 1,), width="stretch")
+            nav[3].button("Re-record", icon=":material/replay:", key="rec_rerecord", on_click=_rerecord, disabled=pid not in recorded,
                           width="stretch", help="Record this phrase again; the saved take is kept until then.")
             st.toggle("Go to the next phrase after a clean take", value=True, key="rec_auto")
 

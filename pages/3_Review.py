@@ -99,7 +99,7 @@ if not rows.empty:
 
 # ------------------------------------------------------------------ trash
 trashed = ds.trashed()
-with st.expander(f"🗑 Trash ({len(trashed)} clips)"):
+with st.expander(f"Trash ({len(trashed)} clips)", icon=":material/delete:"):
     if not trashed:
         st.caption("Deleted clips land here and can be restored.")
     else:
@@ -126,7 +126,8 @@ with right:
     st.markdown(ui.split_sentence(table))
     st.subheader("Export")
     st.download_button(
-        "⬇️ Download the dataset (.zip, AudioFolder)",
+        "Download the dataset (.zip, AudioFolder)",
+        icon=":material/download:",
         data=lambda: dataset_io.export_zip(ds),
         file_name=f"{ds.name}.zip",
         mime="application/zip",

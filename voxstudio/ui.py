@@ -359,7 +359,7 @@ def editor_frame(rows):
 
 def editor_columns() -> dict:
     return {
-        "delete": st.column_config.CheckboxColumn("🗑", help="Tick to move the clip to the trash", width="small"),
+        "delete": st.column_config.CheckboxColumn("delete", help="Tick to move the clip to the trash", width="small"),
         "text": st.column_config.TextColumn("text (editable)", width="large"),
         "duration_s": st.column_config.NumberColumn("seconds", format="%.1f", width="small"),
         "flags": st.column_config.TextColumn("flags"),
