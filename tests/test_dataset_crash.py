@@ -69,11 +69,12 @@ def test_torn_last_line_is_skipped_then_repaired(home, clips):
         ds.add_clip(row["path"], row["text"], language="en")
     meta = ds.path / "metadata.jsonl"
     whole = meta.read_bytes()
-    good = ds.clips()
+    good, version = ds.clips(), ds.version()
     row = json.dumps(good[0].to_row())
     with open(meta, "ab") as f:  # what a process killed in the middle of write() leaves
         f.write(row[: len(row) // 2].encode())
     assert Dataset.open("torn").clips() == good and ds.stats()["clips"] == 3
+    assert ds.version() == version  # a torn tail is not content
     new = ds.add_clip(SPEECH_WAV, SPEECH_TEXT, language="en")
     assert ds.clips() == [*good, new]
     assert meta.read_bytes().startswith(whole) and meta.read_bytes().endswith(b"\n")
@@ -112,3 +113,16 @@ def test_two_writers_at_once_lose_nothing(home):
     started = [min(c.created_at for c in ds.clips() if c.source == t) for t in ("tab1", "tab2")]
     ended = [max(c.created_at for c in ds.clips() if c.source == t) for t in ("tab1", "tab2")]
     assert started[0] < ended[1] and started[1] < ended[0], "the two writers did not overlap"
+
+
+def test_edits_and_deletes_by_another_process_are_seen_at_once(home, clips):
+    ds = Dataset.create("shared", languages=["en"])
+    a = ds.add_clip(clips[1]["path"], clips[1]["text"], language="en")
+    b = ds.add_clip(clips[2]["path"], clips[2]["text"], language="en")
+    assert ds.get(a.clip_id).text == clips[1]["text"]  # this process has read (and cached) the rows
+    code = ("import sys; from voxstudio.dataset import Dataset; ds = Dataset.open('shared'); "
+            "ds.update_clip(sys.argv[1], text='edited in the other tab'); ds.delete(sys.argv[2])")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", code, a.clip_id, b.clip_id], check=True, env=env, cwd=ROOT, timeout=60)
+    assert [(c.clip_id, c.text) for c in ds.clips()] == [(a.clip_id, "edited in the other tab")]
+    assert [c.clip_id for c in ds.trashed()] == [b.clip_id]

@@ -15,7 +15,6 @@ Stdlib + numpy + audio only, so the UI imports it without the training stack.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -24,13 +23,13 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 
-from voxstudio import audio, quality, workspace
+from voxstudio import audio, quality, rowlog, workspace
 
 INFO = "dataset.json"
 METADATA = "metadata.jsonl"
@@ -42,12 +41,16 @@ LOCK = ".lock"
 DEFAULT_LICENCE = "cc-by-4.0"
 MAX_TEXT_CHARS = 2000
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
+_NOT_WORD = re.compile(r"[\W_]+")
 EDITABLE = ("text", "language", "speaker", "phrase_id", "source")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Clip:
-    """One live clip: its metadata row (AudioFolder columns) plus ``clip_id`` (the WAV's stem)."""
+    """One live clip: its metadata row (AudioFolder columns) plus ``clip_id`` (the WAV's stem).
+
+    Frozen because clips are shared between reads; change one with ``Dataset.update_clip``.
+    """
 
     clip_id: str
     file_name: str
@@ -70,14 +73,18 @@ class Clip:
 
     @classmethod
     def from_row(cls, row: dict) -> Clip:
-        known = {f.name for f in fields(cls)}
-        data = {k: v for k, v in row.items() if k in known}
+        data = {k: v for k, v in row.items() if k in _CLIP_FIELDS}
+        data["flags"] = [dict(f) for f in data.get("flags") or []]  # callers may edit their copy
+        data["stats"] = dict(data.get("stats") or {})
         data.setdefault("clip_id", Path(str(row.get("file_name", ""))).stem)
         return cls(**data)
 
     @property
     def flag_codes(self) -> list[str]:
         return [f.get("code", "") for f in self.flags]
+
+
+_CLIP_FIELDS = frozenset(f.name for f in fields(Clip))
 
 
 def list_datasets() -> list[str]:
@@ -96,8 +103,7 @@ def new_clip_id() -> str:
 
 def normalise_text(text: str) -> str:
     """Lower case, punctuation dropped, spaces collapsed: the key for duplicates and phrase grouping."""
-    kept = "".join(ch if ch.isalnum() or ch.isspace() else " " for ch in text.casefold())
-    return " ".join(kept.split())
+    return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
 
 
 def _clean_text(text) -> str:
@@ -115,79 +121,19 @@ def _check_language(language) -> str:
     return language.strip()
 
 
-def _fsync_write(path: Path, data: bytes) -> None:
-    """Atomic whole-file write (temp in the same folder + fsync + rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), 0o644)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+read_jsonl = rowlog.read_rows  # complete rows of any JSONL file (torn/corrupt lines skipped)
 
 
-def _dump_rows(rows: Iterable[dict]) -> bytes:
-    return b"".join(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n" for r in rows)
+def _clip_of(row: dict) -> Clip | None:
+    return Clip.from_row(row) if row.get("file_name") else None
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """Complete rows of a JSONL file; a torn or corrupt line is skipped, never fatal."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    rows = []
-    for line in data.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
+def _id_of(row: dict) -> str:
+    return Path(str(row.get("file_name", ""))).stem
 
 
-def _repair_tail(fd: int) -> None:
-    """Make the file end with a newline: complete a parseable last line, cut a torn one (lock held)."""
-    size = os.lseek(fd, 0, os.SEEK_END)
-    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
-        return
-    start = size
-    while start > 0:  # find the start of the last line, reading backwards
-        start = max(0, start - (1 << 16))
-        cut = os.pread(fd, size - start, start).rfind(b"\n")
-        if cut >= 0:
-            start += cut + 1
-            break
-    try:
-        json.loads(os.pread(fd, size - start, start))
-        _write_all(fd, b"\n")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        os.ftruncate(fd, start)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _append(path: Path, rows: list[dict]) -> None:
-    """Append rows in one write, repairing a torn tail first; flush + fsync (lock held by the caller)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        _repair_tail(fd)
-        _write_all(fd, _dump_rows(rows))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _json(data: dict) -> bytes:
+    return json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
 
 
 class Dataset:
@@ -214,7 +160,7 @@ class Dataset:
             tmp.chmod(0o755)
             (tmp / AUDIO_DIR).mkdir()
             (tmp / METADATA).touch()
-            _fsync_write(tmp / INFO, json.dumps(info, indent=2, ensure_ascii=False).encode())
+            rowlog.write_atomic(tmp / INFO, _json(info))
             os.rename(tmp, target)
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -250,13 +196,13 @@ class Dataset:
         with self._locked():
             info = self.info
             info.update(kw)
-            _fsync_write(self.path / INFO, json.dumps(info, indent=2, ensure_ascii=False).encode())
+            rowlog.write_atomic(self.path / INFO, _json(info))
         return info
 
     # ------------------------------------------------------------------ reading
     def clips(self) -> list[Clip]:
         """Live clips in the order they were added."""
-        return [Clip.from_row(r) for r in read_jsonl(self.path / METADATA) if r.get("file_name")]
+        return [c for c in rowlog.snapshot(self.path / METADATA).mapped(_clip_of) if c is not None]
 
     def get(self, clip_id: str) -> Clip:
         for clip in self.clips():
@@ -270,20 +216,14 @@ class Dataset:
 
     def version(self) -> str:
         """Hash of the complete metadata rows: changes whenever a clip is added, edited or deleted."""
-        return hashlib.sha1(_dump_rows(read_jsonl(self.path / METADATA))).hexdigest()[:16]
+        return rowlog.snapshot(self.path / METADATA).version
 
     # ------------------------------------------------------------------ writing
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with open(self.path / LOCK, "a+b") as f:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    def _locked(self):
+        return rowlog.locked(self.path / LOCK)
 
-    def _rewrite(self, rows: list[dict]) -> None:
-        _fsync_write(self.path / METADATA, _dump_rows(rows))
+    def _rows(self) -> list[dict]:
+        return rowlog.snapshot(self.path / METADATA).rows
 
     def add_clip(self, audio_in, text: str, *, language: str, speaker: str | None = None,
                  phrase_id: str | None = None, source: str = "record", name: str | None = None) -> Clip:
@@ -314,14 +254,14 @@ class Dataset:
                     original_name=Path(name).name.strip() or None if name else None, stats=stats.to_dict())
         key = normalise_text(text)
         with self._locked():
-            for row in read_jsonl(self.path / METADATA):
+            for row in self._rows():
                 if row.get("sha1") == sha1 and normalise_text(str(row.get("text", ""))) == key:
                     raise ValueError(f"'{label}' is a duplicate: the same recording with the same text is "
                                      f"already in the dataset (clip {Path(row.get('file_name', '')).stem}).")
             wav = self.audio_path(clip)
             audio.write_wav(wav, pcm)
             try:
-                _append(self.path / METADATA, [clip.to_row()])
+                rowlog.append(self.path / METADATA, [clip.to_row()])
             except BaseException:
                 with contextlib.suppress(FileNotFoundError):
                     wav.unlink()
@@ -338,7 +278,7 @@ class Dataset:
         info["languages"] = sorted(set(info.get("languages") or []) | {language})
         if speaker and speaker not in (info.get("speakers") or []):
             info["speakers"] = [*(info.get("speakers") or []), speaker]
-        _fsync_write(self.path / INFO, json.dumps(info, indent=2, ensure_ascii=False).encode())
+        rowlog.write_atomic(self.path / INFO, _json(info))
 
     def update_clip(self, clip_id: str, **changes) -> Clip:
         """Edit text/language/speaker/phrase_id/source; flags are recomputed. Atomic rewrite under the lock."""
@@ -350,17 +290,17 @@ class Dataset:
         if "language" in changes:
             changes["language"] = _check_language(changes["language"])
         with self._locked():
-            rows = read_jsonl(self.path / METADATA)
-            i = next((n for n, r in enumerate(rows) if Clip.from_row(r).clip_id == clip_id), None)
+            rows = self._rows()
+            i = next((n for n, r in enumerate(rows) if _id_of(r) == clip_id), None)
             if i is None:
                 raise KeyError(f"Clip '{clip_id}' is not in dataset '{self.name}' (deleted or never saved).")
             row = {**rows[i], **changes}
             clip = Clip.from_row(row)
             stats = self._stats_of(clip)
             if stats is not None:
-                clip.flags = [f.to_dict() for f in quality.check(stats, clip.text, clip.language)]
+                clip = replace(clip, flags=[f.to_dict() for f in quality.check(stats, clip.text, clip.language)])
             rows[i] = {**row, **clip.to_row()}
-            self._rewrite(rows)
+            rowlog.rewrite(self.path / METADATA, rows)
         return clip
 
     def _stats_of(self, clip: Clip) -> audio.AudioStats | None:
@@ -376,23 +316,22 @@ class Dataset:
         trash = self.path / TRASH_DIR
         trash.mkdir(exist_ok=True)
         with self._locked():
-            rows = read_jsonl(self.path / METADATA)
-            keep = [r for r in rows if Clip.from_row(r).clip_id != clip_id]
+            rows = self._rows()
+            keep = [r for r in rows if _id_of(r) != clip_id]
             if len(keep) == len(rows):
                 raise KeyError(f"Clip '{clip_id}' is not in dataset '{self.name}' (already deleted?).")
-            gone = [{**r, "deleted_at": round(time.time(), 3)} for r in rows
-                    if Clip.from_row(r).clip_id == clip_id]
-            _append(trash / TRASH_ROWS, gone)  # 1. row safe in trash
+            gone = [{**r, "deleted_at": round(time.time(), 3)} for r in rows if _id_of(r) == clip_id]
+            rowlog.append(trash / TRASH_ROWS, gone)  # 1. row safe in trash
             wav = self.audio_path(clip_id)
             if wav.exists():
                 os.replace(wav, trash / wav.name)  # 2. audio
-            self._rewrite(keep)  # 3. gone from the live list
+            rowlog.rewrite(self.path / METADATA, keep)  # 3. gone from the live list
 
     def trashed(self) -> list[Clip]:
         """Deleted clips that can be restored (newest deletion last)."""
         live = {c.clip_id for c in self.clips()}
         seen: dict[str, Clip] = {}
-        for row in read_jsonl(self.path / TRASH_DIR / TRASH_ROWS):
+        for row in rowlog.read_rows(self.path / TRASH_DIR / TRASH_ROWS):
             clip = Clip.from_row(row)
             if clip.clip_id not in live and (self.path / TRASH_DIR / f"{clip.clip_id}.wav").exists():
                 seen[clip.clip_id] = clip
@@ -401,16 +340,16 @@ class Dataset:
     def restore(self, clip_id: str) -> Clip:
         trash = self.path / TRASH_DIR
         with self._locked():
-            rows = read_jsonl(trash / TRASH_ROWS)
-            found = [r for r in rows if Clip.from_row(r).clip_id == clip_id]
+            rows = rowlog.read_rows(trash / TRASH_ROWS)
+            found = [r for r in rows if _id_of(r) == clip_id]
             src = trash / f"{clip_id}.wav"
             if not found or not src.exists():
                 raise KeyError(f"Clip '{clip_id}' is not in the trash of dataset '{self.name}'.")
             row = {k: v for k, v in found[-1].items() if k != "deleted_at"}
             os.replace(src, self.audio_path(clip_id))
             if clip_id not in {c.clip_id for c in self.clips()}:
-                _append(self.path / METADATA, [row])
-            _fsync_write(trash / TRASH_ROWS, _dump_rows(r for r in rows if Clip.from_row(r).clip_id != clip_id))
+                rowlog.append(self.path / METADATA, [row])
+            rowlog.rewrite(trash / TRASH_ROWS, [r for r in rows if _id_of(r) != clip_id])
         return Clip.from_row(row)
 
     # ------------------------------------------------------------------ phrases
@@ -430,11 +369,11 @@ class Dataset:
             seen.add(pid)
             out.append({"phrase_id": pid, "text": text, "language": lang, "source": p.get("source", "custom")})
         with self._locked():
-            _fsync_write(self.path / PHRASES, _dump_rows(out))
+            rowlog.rewrite(self.path / PHRASES, out)
         return out
 
     def phrases(self) -> list[dict]:
-        return read_jsonl(self.path / PHRASES)
+        return rowlog.read_rows(self.path / PHRASES)
 
     def recorded_phrase_ids(self) -> set[str]:
         return {c.phrase_id for c in self.clips() if c.phrase_id}
@@ -470,14 +409,15 @@ class Dataset:
         if not 0.0 < float(eval_fraction) < 1.0:
             raise ValueError(f"eval_fraction must be between 0 and 1 (exclusive); got {eval_fraction}.")
         clips = self.clips()
-        groups = sorted({self._group(c) for c in clips})
+        keys = [self._group(c) for c in clips]
+        groups = sorted(set(keys))
         if len(groups) < 2:
             return clips, []
         n_eval = min(len(groups) - 1, max(1, round(len(groups) * eval_fraction)))
         ranked = sorted(groups, key=lambda g: hashlib.sha1(f"{seed}\0{g}".encode()).hexdigest())
         eval_groups = set(ranked[:n_eval])
-        return ([c for c in clips if self._group(c) not in eval_groups],
-                [c for c in clips if self._group(c) in eval_groups])
+        held_out = [k in eval_groups for k in keys]
+        return ([c for c, h in zip(clips, held_out) if not h], [c for c, h in zip(clips, held_out) if h])
 
     @staticmethod
     def _group(clip: Clip) -> str:
