@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +186,15 @@ def test_record_three_phrases_in_chromium(studio, tmp_path):
             page.screenshot(path=shots / "review.png", full_page=True)
             for row in rows:
                 assert row["text"] in shown, shown
+
+            # The export download is a zip with the three WAVs and their metadata.
+            with page.expect_download() as download:
+                page.get_by_role("button", name=re.compile("Download the dataset")).click()
+            archive = tmp_path / "export.zip"
+            download.value.save_as(archive)
+            with zipfile.ZipFile(archive) as zf:
+                names = set(zf.namelist())
+                assert {row["file_name"] for row in rows} <= names and "metadata.jsonl" in names
             page.screenshot(path=shots / "review.png", full_page=True)
         finally:
             browser.close()
