@@ -303,11 +303,15 @@ def load_audio(source: str | Path | bytes | np.ndarray, name: str | None = None,
 
 
 def to_pcm16(samples: np.ndarray) -> np.ndarray:
-    """Float samples in [-1, 1] → int16 (clipped, rounded); int16 input is returned unchanged."""
+    """Float samples in [-1, 1] → int16 (rounded, clipped); int16 input is returned unchanged.
+
+    Scaled by 32768 like soundfile/libsndfile read PCM16, so WAV → float → WAV is bit-exact (lossless
+    re-imports and exports).
+    """
     x = np.asarray(samples)
     if x.dtype == np.int16:
         return x
-    return np.round(np.clip(x, -1.0, 1.0) * 32767.0).astype(np.int16)
+    return np.clip(np.round(x.astype(np.float64) * 32768.0), -32768, 32767).astype(np.int16)
 
 
 def write_wav(path: str | Path, samples: np.ndarray, sr: int = SAMPLE_RATE) -> Path:

@@ -243,7 +243,7 @@ class Dataset:
                                    "microphone is connected and not muted, then record again.")
         pcm = audio.to_pcm16(samples)
         sha1 = hashlib.sha1(pcm.tobytes()).hexdigest()
-        stats = audio.analyze(pcm.astype(np.float32) / 32767.0, audio.SAMPLE_RATE)
+        stats = audio.analyze(pcm.astype(np.float32) / 32768.0, audio.SAMPLE_RATE)
         flags = [f.to_dict() for f in quality.check(stats, text, language)]
         info = self.info
         speaker = (speaker if speaker is not None else (info.get("speakers") or [""])[0]).strip()
