@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,10 @@ SPEECH = FIXTURES / "speech"
 # No test may reach the network for models or data; the local Hub test server sets HF_ENDPOINT itself.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Hugging Face caches (datasets locks, hub downloads) go to a throwaway folder, never ~/.cache.
+_HF_HOME = tempfile.mkdtemp(prefix="voxstudio-hf-home-")
+os.environ["HF_HOME"] = _HF_HOME
+os.environ.pop("HF_TOKEN", None)
 
 
 @pytest.fixture
