@@ -30,7 +30,8 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a[:n], b[:n])[0, 1])
 
 
-def test_every_fixture_format_decodes_to_16k_mono_with_its_real_length(clips, difficult_clips):
+def test_every_fixture_format_decodes_to_16k_mono_with_its_real_length(clips, difficult_clips, monkeypatch):
+    monkeypatch.setenv("PATH", "")  # WAV, FLAC, MP3 and Ogg/Opus decode in-process, without ffmpeg
     formats = set()
     for row in clips + difficult_clips:
         samples = audio.load_audio(row["path"])
@@ -77,10 +78,22 @@ def test_bytes_and_paths_decode_identically(clips):
     np.testing.assert_array_equal(from_path, from_bytes)
 
 
-def test_float_samples_are_accepted_with_their_rate():
+def test_float_and_int16_samples_are_accepted_with_their_rate():
     voice = speech()
     out = audio.load_audio(resampled(voice, 16000, 48000), sr=48000)
     assert abs(out.size - voice.size) <= 2
+    np.testing.assert_array_equal(audio.load_audio(audio.to_pcm16(voice)), voice)
+
+
+def test_ogg_vorbis_decodes_in_process(tmp_path, monkeypatch):
+    if FFMPEG is None:
+        pytest.fail("ffmpeg is required by the test environment (.ci/run installs it)")
+    path = tmp_path / "take.ogg"
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(SPEECH_WAV), "-c:a", "libvorbis", str(path)], check=True)
+    monkeypatch.setenv("PATH", "")
+    assert sf.info(str(path)).subtype == "VORBIS"
+    out = audio.load_audio(path)
+    assert abs(out.size / 16000 - 2.42) < 0.05 and _corr(out, speech()) > 0.95
 
 
 @pytest.mark.parametrize("container,args", [("webm", ["-c:a", "libopus"]), ("m4a", ["-c:a", "aac"])])

@@ -289,6 +289,8 @@ def load_audio(source: str | Path | bytes | np.ndarray, name: str | None = None,
     label = _label(source, name)
     if isinstance(source, np.ndarray):
         samples, rate = source, sr
+        if np.issubdtype(samples.dtype, np.integer):  # e.g. int16 PCM from a recorder component
+            samples = samples.astype(np.float32) / float(-np.iinfo(samples.dtype).min)
     else:
         samples, rate = decode(source, name)
     frames = samples.shape[0] if samples.ndim else 0
