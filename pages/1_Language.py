@@ -105,6 +105,7 @@ if mode == "new":
             else:
                 ui.set_current_dataset(ds.name)
                 st.session_state["lang_saved"] = (name, len(phrase_list))
+                st.session_state.pop("lang_mode", None)  # next run: "existing", on the dataset just made
                 st.rerun()
 else:
     name = st.selectbox("Dataset", existing, index=existing.index(current) if current in existing else 0,

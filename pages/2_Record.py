@@ -90,9 +90,9 @@ with record_tab:
             st.markdown(ui.phrase_card(ui.field_of(phrase, "text")), unsafe_allow_html=True)
 
             take_key = f"rec_take_{st.session_state.get('rec_take', 0)}"
-            take = st.audio_input(
-                "Click the microphone, read the phrase, click stop", sample_rate=16000, key=take_key
-            )
+            label = ("Record it again: the new take replaces the saved one once it is saved" if pid in recorded
+                     else "Click the microphone, read the phrase, click stop")
+            take = st.audio_input(label, sample_rate=16000, key=take_key)
             if take is not None:
                 _save_take(take, phrase, index, phrases, recorded)
                 st.session_state["rec_take"] = st.session_state.get("rec_take", 0) + 1  # fresh widget

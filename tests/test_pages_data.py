@@ -165,6 +165,8 @@ def test_language_page_creates_a_dataset_with_consent(home):
     phrases = Dataset.open("ada-lovelace-fr").phrases()
     assert len(phrases) == 60 and all(p["language"] == "fr" for p in phrases)
     assert at.session_state["current_dataset"] == "ada-lovelace-fr"
+    assert at.radio(key="lang_mode").value == "existing"  # the form now shows the dataset just created
+    assert at.selectbox(key="lang_existing").value == "ada-lovelace-fr"
 
 
 def test_language_page_custom_phrases_into_an_existing_dataset(populated):
