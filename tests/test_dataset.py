@@ -182,6 +182,14 @@ def test_delete_moves_to_trash_and_restore_brings_it_back(ds, clips):
         ds.restore(gone.clip_id)
 
 
+def test_delete_interrupted_before_moving_the_audio_is_still_restorable(ds, clips):
+    clip = ds.add_clip(clips[0]["path"], clips[0]["text"], language="en")
+    ds.delete(clip.clip_id)
+    os.replace(ds.path / "trash" / f"{clip.clip_id}.wav", ds.audio_path(clip))  # killed before step 3
+    assert ds.clips() == [] and [c.clip_id for c in ds.trashed()] == [clip.clip_id]
+    assert ds.restore(clip.clip_id) == clip and ds.clips() == [clip]
+
+
 def test_stats_per_language_and_speaker(ds, clips, difficult_clips):
     for row in clips[:3]:
         ds.add_clip(row["path"], row["text"], language=row["language"])

@@ -321,11 +321,13 @@ class Dataset:
             if len(keep) == len(rows):
                 raise KeyError(f"Clip '{clip_id}' is not in dataset '{self.name}' (already deleted?).")
             gone = [{**r, "deleted_at": round(time.time(), 3)} for r in rows if _id_of(r) == clip_id]
+            # Crash-safe order: a kill between steps leaves a live clip or a restorable one, never a row
+            # pointing at a missing WAV (trashed/restore also look for the WAV in audio/).
             rowlog.append(trash / TRASH_ROWS, gone)  # 1. row safe in trash
+            rowlog.rewrite(self.path / METADATA, keep)  # 2. gone from the live list
             wav = self.audio_path(clip_id)
             if wav.exists():
-                os.replace(wav, trash / wav.name)  # 2. audio
-            rowlog.rewrite(self.path / METADATA, keep)  # 3. gone from the live list
+                os.replace(wav, trash / wav.name)  # 3. audio
 
     def trashed(self) -> list[Clip]:
         """Deleted clips that can be restored (newest deletion last)."""
@@ -333,17 +335,23 @@ class Dataset:
         seen: dict[str, Clip] = {}
         for row in rowlog.read_rows(self.path / TRASH_DIR / TRASH_ROWS):
             clip = Clip.from_row(row)
-            if clip.clip_id not in live and (self.path / TRASH_DIR / f"{clip.clip_id}.wav").exists():
+            if clip.clip_id not in live and self._trashed_wav(clip.clip_id) is not None:
                 seen[clip.clip_id] = clip
         return list(seen.values())
+
+    def _trashed_wav(self, clip_id: str) -> Path | None:
+        for wav in (self.path / TRASH_DIR / f"{clip_id}.wav", self.audio_path(clip_id)):
+            if wav.exists():
+                return wav
+        return None
 
     def restore(self, clip_id: str) -> Clip:
         trash = self.path / TRASH_DIR
         with self._locked():
             rows = rowlog.read_rows(trash / TRASH_ROWS)
             found = [r for r in rows if _id_of(r) == clip_id]
-            src = trash / f"{clip_id}.wav"
-            if not found or not src.exists():
+            src = self._trashed_wav(clip_id)
+            if not found or src is None:
                 raise KeyError(f"Clip '{clip_id}' is not in the trash of dataset '{self.name}'.")
             row = {k: v for k, v in found[-1].items() if k != "deleted_at"}
             os.replace(src, self.audio_path(clip_id))
