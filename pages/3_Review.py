@@ -62,27 +62,30 @@ st.caption(f"{len(view)} of {len(table)} clips match · {PAGE_SIZE} per page")
 page = st.pagination(pages, key=f"rev_page_{signature}") if pages > 1 else 1
 rows = view.iloc[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
 editor_key = f"rev_editor_{version}_{signature}_{page}_{st.session_state.get('rev_reset', 0)}"
-edited = st.data_editor(
-    ui.editor_frame(rows),
-    key=editor_key,
-    hide_index=True,
-    width="stretch",
-    disabled=[c for c in ui.EDITOR_COLUMNS if c not in ("delete", "text")],
-    column_config=ui.editor_columns(),
-)
-changes = ui.editor_changes(rows, edited)
-if changes.texts or changes.deletions:
-    try:
-        for clip_id, text in changes.texts.items():
-            ds.update_clip(clip_id, text=text)
-        for clip_id in changes.deletions:
-            ds.delete(clip_id)
-    except (ValueError, KeyError) as exc:
-        st.session_state["rev_message"] = ("error", str(exc))
-    else:
-        st.session_state["rev_message"] = ("success", ui.changes_sentence(changes))
-    st.session_state["rev_reset"] = st.session_state.get("rev_reset", 0) + 1
-    st.rerun()
+if rows.empty:
+    st.caption("No clip matches these filters." if len(table) else "The table fills as you record.")
+else:
+    edited = st.data_editor(
+        ui.editor_frame(rows),
+        key=editor_key,
+        hide_index=True,
+        width="stretch",
+        disabled=[c for c in ui.EDITOR_COLUMNS if c not in ("delete", "text")],
+        column_config=ui.editor_columns(),
+    )
+    changes = ui.editor_changes(rows, edited)
+    if changes.texts or changes.deletions:
+        try:
+            for clip_id, text in changes.texts.items():
+                ds.update_clip(clip_id, text=text)
+            for clip_id in changes.deletions:
+                ds.delete(clip_id)
+        except (ValueError, KeyError) as exc:
+            st.session_state["rev_message"] = ("error", str(exc))
+        else:
+            st.session_state["rev_message"] = ("success", ui.changes_sentence(changes))
+        st.session_state["rev_reset"] = st.session_state.get("rev_reset", 0) + 1
+        st.rerun()
 message = st.session_state.pop("rev_message", None)
 if message:
     getattr(st, message[0])(message[1])

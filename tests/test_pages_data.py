@@ -276,6 +276,8 @@ def test_review_filters(populated):
     at.text_input(key="rev_search").set_value("").run()
     at.selectbox(key="rev_speaker").set_value("Bea").run()
     assert list(at.data_editor[0].value["speaker"]) == ["Bea"]
+    at.text_input(key="rev_search").set_value("no such words").run()
+    assert not at.exception and "No clip matches these filters" in texts(at)
 
 
 def test_a_flagged_take_is_kept_and_shown_with_a_rerecord_hint(populated, clips):
@@ -313,3 +315,16 @@ def test_language_page_custom_phrases_from_a_csv_upload(home):
     at.file_uploader(key="lang_custom_file").set_value(("mine.csv", csv.encode(), "text/csv")).run()
     assert list(at.dataframe[0].value["phrase"]) == ["Turn on the kitchen lights.", "Set a timer for ten minutes."]
     assert "Skipped 1 line" in texts(at)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_render_for_a_dataset_with_no_clips_and_no_phrases(home, page):
+    Dataset.create("fresh", languages=["de"], speaker="Ada")
+    at = app(page, dataset="fresh")
+    shown = texts(at)
+    if page == "pages/2_Record.py":
+        assert "no phrases to read yet" in shown
+    elif page == "pages/3_Review.py":
+        assert "No clips yet" in shown and "Clips 0" in shown
+    elif page == "Home.py":
+        assert "Choose the phrases for 'fresh'" in shown
