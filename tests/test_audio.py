@@ -83,6 +83,7 @@ def test_float_and_int16_samples_are_accepted_with_their_rate():
     out = audio.load_audio(resampled(voice, 16000, 48000), sr=48000)
     assert abs(out.size - voice.size) <= 2
     np.testing.assert_array_equal(audio.load_audio(audio.to_pcm16(voice)), voice)
+    np.testing.assert_array_equal(audio.load_audio(np.stack([voice, voice])), voice)  # (channels, frames)
 
 
 def test_ogg_vorbis_decodes_in_process(tmp_path, monkeypatch):

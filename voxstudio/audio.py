@@ -291,6 +291,8 @@ def load_audio(source: str | Path | bytes | np.ndarray, name: str | None = None,
         samples, rate = source, sr
         if np.issubdtype(samples.dtype, np.integer):  # e.g. int16 PCM from a recorder component
             samples = samples.astype(np.float32) / float(-np.iinfo(samples.dtype).min)
+        if samples.ndim == 2 and samples.shape[1] > samples.shape[0]:  # (channels, frames) → (frames, channels)
+            samples = samples.T
     else:
         samples, rate = decode(source, name)
     frames = samples.shape[0] if samples.ndim else 0
