@@ -69,8 +69,9 @@ with record_tab:
         ui.link_to_step(1, "Go to 1 · Language")
     else:
         recorded = ds.recorded_phrase_ids()
-        if st.session_state.get("rec_dataset") != ds.name:  # first visit or another dataset: resume from disk
-            st.session_state["rec_dataset"] = ds.name
+        plan = (ds.name, tuple(ui.field_of(p, "phrase_id") for p in phrases))
+        if st.session_state.get("rec_plan") != plan:  # first visit, another dataset or new phrases: resume
+            st.session_state["rec_plan"] = plan
             st.session_state["rec_index"] = ui.first_unrecorded(phrases, recorded)
             st.session_state["rec_last"] = None
         index = min(max(int(st.session_state.get("rec_index", 0)), 0), len(phrases))

@@ -328,3 +328,13 @@ def test_pages_render_for_a_dataset_with_no_clips_and_no_phrases(home, page):
         assert "No clips yet" in shown and "Clips 0" in shown
     elif page == "Home.py":
         assert "Choose the phrases for 'fresh'" in shown
+
+
+def test_record_resumes_from_disk_when_the_phrase_list_changes(populated):
+    at = app("pages/2_Record.py", dataset=populated.name)
+    assert "Phrase **4** of 5" in texts(at)
+    phrases = populated.phrases()
+    populated.set_phrases([phrases[0], {"phrase_id": "new1", "text": "A brand new phrase to read.",
+                                        "language": "en", "source": "custom"}])
+    at.run()
+    assert "Phrase **2** of 2" in texts(at) and "1 of 2 phrases recorded" in at.get("progress")[0].proto.text
