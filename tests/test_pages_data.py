@@ -13,7 +13,7 @@ import soundfile as sf
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from voxstudio import hardware
+from voxstudio import hardware, ui
 from voxstudio.dataset import Dataset
 
 PAGES = ["Home.py", "pages/1_Language.py", "pages/2_Record.py", "pages/3_Review.py"]
@@ -338,3 +338,16 @@ def test_record_resumes_from_disk_when_the_phrase_list_changes(populated):
                                         "language": "en", "source": "custom"}])
     at.run()
     assert "Phrase **2** of 2" in texts(at) and "1 of 2 phrases recorded" in at.get("progress")[0].proto.text
+
+
+def test_next_step_follows_the_data_on_disk():
+    assert ui.next_step([])[0] == 1
+    assert ui.next_step([{"name": "a", "clips": 0, "phrases": 0, "recorded_phrases": 0}])[0] == 1
+    assert ui.next_step([{"name": "a", "clips": 0, "phrases": 60, "recorded_phrases": 0}])[0] == 2
+    step, why = ui.next_step([{"name": "a", "clips": 5, "phrases": 60, "recorded_phrases": 5}])
+    assert step == 2 and "55 phrases left" in why
+    assert ui.next_step([{"name": "a", "clips": 80, "phrases": 60, "recorded_phrases": 60}])[0] == 3
+    assert [ui.fmt_duration(s) for s in (4.25, 42, 754, 7300)] == ["4.2 s", "42 s", "12 min 34 s", "2 h 01 min"]
+    assert hardware.parse_nvidia_smi("A100-SXM4-40GB, 40960, 3\nBroken, [N/A], [N/A]\n") == (
+        hardware.Gpu("A100-SXM4-40GB", 40960, 3),
+    )

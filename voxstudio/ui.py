@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from voxstudio import dataset as dataset_mod
 
@@ -51,7 +52,7 @@ STEPS = (
 )
 
 
-# ---------------------------------------------------------------- pure helpers (tested without Streamlit)
+# ---------------------------------------------------------------- pure helpers
 
 
 def fmt_duration(seconds: float) -> str:
@@ -241,7 +242,7 @@ def page_setup(step: int | None, title: str) -> None:
 
 
 def wizard_line(current: int | None) -> str:
-    """``Home → **1 Language** → 2 Record → …`` as Markdown."""
+    """``**1 Language** → 2 Record → …`` as Markdown (current step in bold)."""
     parts = [f"**{s.number} {s.name}**" if s.number == current else f"{s.number} {s.name}" for s in STEPS]
     return " → ".join(parts)
 
@@ -257,7 +258,7 @@ def link_to_step(number: int, label: str | None = None) -> None:
     name = st.session_state.get(CURRENT_KEY)
     try:
         st.page_link(target, label=label, query_params={QUERY_KEY: name} if name else None)
-    except Exception:  # page registry absent (e.g. a page run on its own): show the way, not a crash
+    except StreamlitAPIException:  # page not registered (e.g. a page run on its own): show the way
         st.markdown(f"{label}: open it from the sidebar.")
 
 
