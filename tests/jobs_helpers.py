@@ -19,7 +19,12 @@ def wait_for(run: str, states, timeout: float = 60.0, step_at_least: int | None 
     states = (states,) if isinstance(states, str) else tuple(states)
     deadline = time.time() + timeout
     while True:
-        st = jobs.status(run)
+        try:
+            st = jobs.status(run)
+        except FileNotFoundError:  # not created yet (e.g. by a CLI process still starting)
+            assert time.time() < deadline, f"run {run} never appeared"
+            time.sleep(0.05)
+            continue
         if st.state in states and (step_at_least is None or st.step >= step_at_least):
             return st
         if time.time() > deadline:
@@ -62,3 +67,16 @@ def cleanup_home() -> None:
             break
         time.sleep(0.05)
     jobs._reap()
+
+
+def make_dataset(name: str = "voice", n: int = 6):
+    """A dataset of ``n`` real short English commands (tests/fixtures/speech), in the current home."""
+    from conftest import speech_manifest
+
+    from voxstudio.dataset import Dataset
+
+    rows = [r for r in speech_manifest("clips") if r["audio_path"].startswith("en/stp")][:n]
+    ds = Dataset.create(name, languages=["en"], speaker="tester")
+    for row in rows:
+        ds.add_clip(row["path"], row["text"], language="en", source="import")
+    return ds

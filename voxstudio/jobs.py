@@ -42,6 +42,7 @@ RESUMABLE_STATES = ("stopped", "crashed", "failed")
 DEFAULT_GRACE_S = 30.0
 LAUNCH_TIMEOUT_S = 60.0  # a "starting" run with no job.json after this long: the launcher died
 POLL_S = 0.25
+MIN_CLIPS = 2  # the trainer needs something to train on and something to measure
 TOKEN_RE = re.compile(r"\bhf_[A-Za-z0-9]{16,}\b")
 
 # Processes started by this process (trainers, supervisors); polled so they never linger as zombies.
@@ -249,10 +250,10 @@ def read_log(run: str, lines: int = 40) -> list[str]:
     return runfolder.tail_log(_folder(run), lines)
 
 
-def follow_log(run: str, poll_s: float = 0.5, from_start: bool = True) -> Iterator[str]:
-    """Yield train.log lines as they are written, until the run has ended and the log is drained."""
+def follow_log(run: str, poll_s: float = 0.5, start: int = 0) -> Iterator[str]:
+    """Yield train.log lines (from byte ``start``) as they are written, until the run has ended."""
     path = _folder(run) / runfolder.LOG
-    pos = 0 if from_start else (path.stat().st_size if path.exists() else 0)
+    pos = start
     pending = b""
     while True:
         ended = not status(run).active
@@ -272,7 +273,52 @@ def follow_log(run: str, poll_s: float = 0.5, from_start: bool = True) -> Iterat
         time.sleep(poll_s)
 
 
+def results(run: str) -> dict:
+    """A run's final documents for the history and Evaluate pages: ``{"eval": ..., "train": ...}``."""
+    folder = _folder(run)
+    return {"eval": runfolder.read_json(folder / runfolder.EVAL_RESULTS),
+            "train": runfolder.read_json(folder / runfolder.TRAIN_RESULTS)}
+
+
+def utterance_audio(run: str, clip_id: str) -> bytes | None:
+    """WAV bytes of an evaluated clip (from the run's dataset), or None when the clip is gone."""
+    from voxstudio import dataset as dataset_mod
+
+    config = runfolder.read_json(_folder(run) / runfolder.CONFIG, {}) or {}
+    try:
+        ds = dataset_mod.Dataset.open(config.get("dataset", ""))
+        path = ds.audio_path(clip_id)
+    except (FileNotFoundError, ValueError, KeyError):
+        return None
+    return path.read_bytes() if path.is_file() else None
+
+
 # ----- creating and queueing -----
+def preflight(cfg) -> list[str]:
+    """Problems that would make the run fail at once, as sentences (empty when it can start).
+
+    Checked before anything is written, so bad input leaves nothing behind. The dataset module is
+    imported lazily (it pulls in audio libraries the queue itself does not need).
+    """
+    from voxstudio import dataset as dataset_mod
+
+    problems = []
+    if cfg.dataset not in dataset_mod.list_datasets():
+        problems.append(f"There is no dataset named '{cfg.dataset}' (see `voxstudio dataset list`).")
+    else:
+        clips = [c for c in dataset_mod.Dataset.open(cfg.dataset).clips()
+                 if not cfg.languages or c.language in cfg.languages]
+        if len(clips) < MIN_CLIPS:
+            problems.append(f"Dataset '{cfg.dataset}' has {len(clips)} clip(s); record at least {MIN_CLIPS} "
+                            "(a few dozen for a useful model) before training.")
+    model = cfg.base_model
+    looks_local = model.startswith(("/", ".", "~")) or model.count("/") > 1  # a Hub id is "org/name"
+    if model != "tiny" and looks_local and not Path(model).expanduser().exists():
+        problems.append(f"There is no model folder at '{model}'. Give a Hub id such as "
+                        "mistralai/Voxtral-Mini-3B-2507, an existing folder, or 'tiny'.")
+    return problems
+
+
 def _refuse_secrets(data: dict) -> None:
     text = repr(data)
     token = os.environ.get("HF_TOKEN")
