@@ -108,14 +108,20 @@ def _record_one(page, number: int) -> None:
     page.get_by_text(f"Phrase {number + 1} of", exact=False).first.wait_for(timeout=WAIT_MS)
 
 
-def test_record_three_phrases_in_chromium(studio, tmp_path):
+@pytest.fixture
+def chromium():
+    """Checked before the studio starts: skip (or fail under VOXSTUDIO_REQUIRE_BROWSER=1) without a browser."""
     if not Path(CHROMIUM).exists():
         _unavailable(f"Chromium is not installed at {CHROMIUM} (Debian: apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("the playwright package is not installed (pip install -r requirements-dev.txt)")
+    return sync_playwright
 
+
+def test_record_three_phrases_in_chromium(chromium, studio, tmp_path):
+    sync_playwright = chromium
     url, home = studio
     fake = _fake_mic_wav(tmp_path)
     args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
