@@ -78,6 +78,8 @@ def run_facts(run_dir: str | Path, *, artifact: str = "adapter", repo_id: str | 
         raise FileNotFoundError(f"{run_dir} has no config.json: is it a voxstudio run folder?")
     evals = runfolder.read_json(run_dir / runfolder.EVAL_RESULTS, {}) or {}
     results = runfolder.read_json(run_dir / runfolder.TRAIN_RESULTS, {}) or {}
+    training = runfolder.read_json(run_dir / runfolder.TRAINING_CONFIG, {}) or {}
+    results = {**{k: training[k] for k in ("train_clips", "eval_clips") if k in training}, **results}
     status = runfolder.read_status(run_dir)
     data = _data_facts(cfg, results, evals)
     steps = results.get("global_step") or status.get("step") or cfg.get("max_steps")
@@ -120,9 +122,15 @@ def _data_facts(cfg: dict, results: dict, evals: dict) -> dict:
     if ds is not None:
         facts["consent"] = ds.info.get("consent")
         wanted = set(cfg.get("languages") or [])
-        train, held = ds.split(seed=int(cfg.get("seed", 0)), eval_fraction=float(cfg.get("eval_fraction", 0.1)))
-        train = [c for c in train if not wanted or c.language in wanted]
-        held = [c for c in held if not wanted or c.language in wanted]
+        clips = [c for c in ds.clips() if not wanted or c.language in wanted]
+        fraction = float(cfg.get("eval_fraction", 0.1))
+        train, held = ds.split(seed=int(cfg.get("seed", 0)), eval_fraction=fraction) if 0 < fraction < 1 else (
+            clips, [])
+        keep = {c.clip_id for c in clips}
+        train = [c for c in train if c.clip_id in keep]
+        held = [c for c in held if c.clip_id in keep]
+        if not train or not held:  # the trainer then measures on the training clips (see evaluate.select_clips)
+            train, held = clips, list(clips)
         facts.update(train_clips=len(train), eval_clips=len(held) or facts["eval_clips"],
                      train_minutes=round(sum(c.duration_s for c in train) / 60, 1),
                      eval_minutes=round(sum(c.duration_s for c in held) / 60, 1),
@@ -130,7 +138,7 @@ def _data_facts(cfg: dict, results: dict, evals: dict) -> dict:
         if not facts["languages"]:
             facts["languages"] = sorted({c.language for c in train + held})
     for key in ("train_clips", "train_minutes", "eval_clips", "eval_minutes", "speakers"):
-        if results.get(key) is not None:
+        if results.get(key) is not None:  # what the trainer recorded wins over a recomputation
             facts[key] = results[key]
     if results.get("languages"):
         facts["languages"] = list(results["languages"])
