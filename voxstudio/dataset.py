@@ -214,6 +214,10 @@ class Dataset:
         clip_id = clip.clip_id if isinstance(clip, Clip) else workspace.check_slug(str(clip), "Clip id")
         return self.path / AUDIO_DIR / f"{clip_id}.wav"
 
+    def audio_bytes(self, clip: Clip | str) -> bytes:
+        """The saved WAV bytes of a clip (for playback and downloads)."""
+        return self.audio_path(clip).read_bytes()
+
     def version(self) -> str:
         """Hash of the complete metadata rows: changes whenever a clip is added, edited or deleted."""
         return rowlog.snapshot(self.path / METADATA).version
@@ -361,11 +365,13 @@ class Dataset:
         return Clip.from_row(row)
 
     # ------------------------------------------------------------------ phrases
-    def set_phrases(self, phrases: Iterable[dict | str]) -> list[dict]:
-        """Replace the phrase list (dicts with ``text`` and optional ``phrase_id``, ``language``, ``source``)."""
+    def set_phrases(self, phrases: Iterable) -> list[dict]:
+        """Replace the phrase list (``Phrase`` objects, or dicts with ``text`` and optional ``phrase_id``, ``language``, ``source``)."""
         default_lang = (self.info.get("languages") or [""])[0]
         out, seen = [], set()
         for p in phrases:
+            if hasattr(p, "to_dict"):
+                p = p.to_dict()
             p = {"text": p} if isinstance(p, str) else dict(p)
             text = " ".join(str(p.get("text", "")).split())
             if not text:

@@ -224,10 +224,7 @@ def dataset_summary(name: str) -> dict:
 
 def clip_audio(ds: dataset_mod.Dataset, clip: Any) -> bytes:
     """The saved WAV bytes of ``clip`` for ``st.audio`` (the dataset owns where the file lives)."""
-    reader = getattr(ds, "audio_bytes", None)
-    if callable(reader):
-        return reader(clip)
-    return ds.audio_path(clip).read_bytes()
+    return ds.audio_bytes(clip)
 
 
 # ---------------------------------------------------------------- rendering
