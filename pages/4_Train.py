@@ -1,0 +1,258 @@
+"""Step 4: pick a model and settings, start training in the background, and watch it live.
+
+Training runs as a detached job (voxstudio.jobs): closing or reloading this page changes nothing, and
+queued runs start one after another on their own. The live panel refreshes itself only while a run is
+queued or running; charts read Trackio's SQLite through voxstudio.tracking.
+"""
+
+import time
+
+import streamlit as st
+
+from voxstudio import config, jobs, tracking, ui, workspace
+
+TINY_LABEL = "tiny — pipeline check, random weights"
+CUSTOM = "other: a local folder or Hub id…"
+MODEL_CHOICES = [config.DEFAULT_BASE_MODEL, config.TINY, CUSTOM]
+PRESETS = [*config.PRESETS, "custom"]
+LIVE_EVERY_S = 2.0
+LOG_LINES = 15
+HISTORY = 20
+WATCH_KEY = "train_watch"
+
+ui.page_setup(4, "4 · Train")
+
+
+def gpu_memory_gb() -> tuple[float | None, str]:
+    """(VRAM of the largest GPU in GB or None, a one-line description); CPU when the probe is missing."""
+    try:
+        from voxstudio import hardware
+
+        hw = hardware.detect()
+    except Exception:  # noqa: BLE001 - the probe is a nicety; the page must render without it
+        return None, "unknown hardware"
+    if not hw.gpus:
+        return None, hw.summary()
+    return max(g.memory_total_gib for g in hw.gpus), hw.summary()
+
+
+def model_label(choice: str) -> str:
+    return {config.TINY: TINY_LABEL, config.DEFAULT_BASE_MODEL: f"Voxtral Mini 3B ({choice})"}.get(choice, choice)
+
+
+def default_run_name(dataset: str) -> str:
+    taken = {s.run for s in jobs.list_runs()}
+    for n in range(1, 10_000):
+        name = workspace.slugify(f"{dataset}-run-{n}")
+        if name not in taken:
+            return name
+    return workspace.slugify(f"{dataset}-{int(time.time())}")
+
+
+def fmt(value, pattern: str = "{:.3f}") -> str:
+    return "–" if value is None else pattern.format(value)
+
+
+# ------------------------------------------------------------------ the live panel
+def live_panel(run: str, was_active: bool) -> None:
+    """State, progress, ETA, last log lines and charts of one run (re-run by the fragment timer)."""
+    try:
+        s = jobs.status(run)
+    except FileNotFoundError:
+        st.info(f"Run {run} is gone.")
+        return
+    if was_active and not s.active:
+        st.rerun()  # the run just ended: refresh the whole page (buttons, history) and stop the timer
+    icon = {"queued": "⏳", "running": "🏃", "succeeded": "✅", "failed": "❌", "stopped": "⏹️",
+            "crashed": "💥"}.get(s.state, "")
+    st.markdown(f"**Run `{run}`: {icon} {s.state}**" + (f" · {s.phase}" if s.phase and s.phase != s.state else ""))
+    eta = f" · about {ui.fmt_duration(s.eta_s)} left" if s.eta_s and s.state == "running" else ""
+    st.progress(s.progress, text=f"step {s.step} / {s.total_steps or '?'}{eta}")
+    if s.message:
+        (st.error if s.state in ("failed", "crashed") else st.caption)(s.message)
+    cols = st.columns(3)
+    cols[0].metric("Loss", fmt(s.loss))
+    cols[1].metric("Baseline WER", fmt(s.baseline_wer, "{:.1%}"))
+    cols[2].metric("Best WER", fmt(s.best_wer, "{:.1%}"))
+    curves = tracking.series(s.config.get("dataset", ""), run, keys=("train/loss", "eval/wer"))
+    left, right = st.columns(2)
+    for col, key, title in ((left, "train/loss", "Training loss"), (right, "eval/wer", "WER (held-out clips)")):
+        with col:
+            st.caption(title)
+            points = curves.get(key, [])
+            if points:
+                st.line_chart({"step": [p[0] for p in points], key: [p[1] for p in points]}, x="step", y=key,
+                              height=220)
+            else:
+                st.caption("no values yet")
+    st.caption("Last lines of train.log")
+    st.code("\n".join(jobs.read_log(run, LOG_LINES)) or "(empty)", language=None)
+
+
+def show_live(run: str) -> None:
+    active = jobs.status(run).active
+    if active:
+        st.fragment(run_every=LIVE_EVERY_S)(live_panel)(run, True)
+    else:
+        live_panel(run, False)
+
+
+def controls(run: str) -> None:
+    s = jobs.status(run)
+    cols = st.columns(3)
+    if s.active and cols[0].button("Stop", key=f"train_stop_{run}", help="Saves a checkpoint, then stops"):
+        jobs.stop(run, wait=False)
+        st.toast(f"Stopping {run}: it saves a checkpoint first.")
+        time.sleep(0.3)
+        st.rerun()
+    if s.state in jobs.RESUMABLE_STATES and cols[1].button("Resume", key=f"train_resume_{run}"):
+        jobs.resume(run)
+        st.rerun()
+
+
+# ------------------------------------------------------------------ data and settings
+ds = ui.open_current_dataset()
+if ds is not None:
+    stats = ds.stats()
+    gpu_gb, hw_line = gpu_memory_gb()
+    c = st.columns(4)
+    c[0].metric("Clips", stats["clips"])
+    c[1].metric("Audio", ui.fmt_minutes(stats["minutes"] * 60))
+    c[2].metric("Languages", ", ".join(sorted(stats["languages"])) or "–")
+    c[3].metric("Hardware", "GPU" if gpu_gb else "CPU", help=hw_line)
+    if stats["clips"] < jobs.MIN_CLIPS:
+        st.warning(f"Record at least {jobs.MIN_CLIPS} clips (a few dozen for a useful model) before training.")
+
+    st.subheader("Model and method")
+    m1, m2 = st.columns([2, 1])
+    choice = m1.selectbox("Base model", MODEL_CHOICES, format_func=model_label, key="train_model",
+                          index=0 if gpu_gb else 1)
+    base_model = choice
+    if choice == CUSTOM:
+        base_model = m1.text_input("Model folder or Hub id", key="train_model_path",
+                                   placeholder="/models/voxtral or org/name").strip()
+    method = m2.radio("Method", config.METHODS, key="train_method", horizontal=True,
+                      format_func={"lora": "LoRA (adapters)", "full": "full fine-tune"}.get,
+                      index=1 if choice == config.TINY else 0)
+    if choice == config.TINY:
+        st.caption("The tiny model has random weights: it proves the pipeline (data, training, WER, files) in "
+                   "a minute on a CPU and learns to repeat a few clips — it is not a speech recognizer.")
+
+    st.subheader("Settings")
+    if choice == config.TINY:
+        preset = "tiny"
+        st.caption("The tiny model uses its own settings (a high learning rate, a few hundred steps).")
+    else:
+        preset = st.radio("Preset", PRESETS, key="train_preset", horizontal=True,
+                          help="Sized to your data: more minutes of audio → more steps")
+    fields: dict = {"method": method}
+    if preset in config.PRESETS:
+        fields.update(config.preset(preset, stats["minutes"], stats["clips"]))
+    base_cfg = None
+    try:
+        base_cfg = config.new_config(run_name="draft", dataset=ds.name, base_model=base_model or "?", **fields)
+    except ValueError:
+        base_cfg = config.RunConfig(dataset=ds.name)
+    n_train = max(1, round(stats["clips"] * (1 - base_cfg.eval_fraction)))
+    with st.expander("Advanced settings", expanded=preset == "custom"):
+        a = st.columns(4)
+        fields["max_steps"] = int(a[0].number_input("Max steps", 1, 100_000, config.total_steps(base_cfg, n_train),
+                                                    key=f"train_steps_{preset}_{choice}"))
+        fields["learning_rate"] = float(a[1].number_input("Learning rate", 1e-7, 1.0, base_cfg.learning_rate,
+                                                          format="%.6f", key=f"train_lr_{preset}_{choice}"))
+        fields["batch_size"] = int(a[2].number_input("Batch size", 1, 1024, base_cfg.batch_size,
+                                                     key=f"train_bs_{preset}_{choice}"))
+        fields["grad_accum"] = int(a[3].number_input("Gradient accumulation", 1, 1024, base_cfg.grad_accum,
+                                                     key=f"train_ga_{preset}_{choice}"))
+        b = st.columns(4)
+        fields["eval_every"] = int(b[0].number_input("Evaluate WER every N steps", 1, 100_000,
+                                                     base_cfg.eval_every, key=f"train_eval_{preset}_{choice}"))
+        fields["seed"] = int(b[1].number_input("Seed", 0, 2**31, base_cfg.seed, key="train_seed"))
+        if method == "lora":
+            fields["lora_r"] = int(b[2].number_input("LoRA r", 1, 1024, base_cfg.lora_r, key="train_lora_r"))
+            fields["lora_alpha"] = int(b[3].number_input("LoRA alpha", 1, 4096, base_cfg.lora_alpha,
+                                                         key="train_lora_alpha"))
+        else:
+            fields["freeze_audio_tower"] = b[2].checkbox("Freeze the audio encoder", True, key="train_freeze")
+        langs = sorted(stats["languages"])
+        if len(langs) > 1:
+            fields["languages"] = st.multiselect("Train on these languages (empty: all)", langs,
+                                                 key="train_languages")
+
+    run_name = st.text_input("Run name", value=default_run_name(ds.name), key=f"train_run_name_{ds.name}")
+    cfg, error = None, ""
+    try:
+        cfg = config.new_config(run_name=run_name.strip(), dataset=ds.name, base_model=base_model, **fields)
+    except ValueError as exc:
+        error = str(exc)
+
+    if cfg is not None:
+        est = config.estimate(cfg, stats["clips"], stats["minutes"], gpu_gb)
+        e = st.columns(3)
+        e[0].metric("Steps", est["steps"])
+        e[1].metric("Rough time", ui.fmt_duration(est["seconds"]), help=f"on {est['device'].upper()}")
+        vram = f"{est['vram_need_gb']:.1f} GB" if est["vram_need_gb"] else "–"
+        e[2].metric("GPU memory needed", vram, help=f"detected: {hw_line}")
+        if est["device"] == "gpu" and not est["fits"]:
+            st.warning(f"This needs about {est['vram_need_gb']:.0f} GB of GPU memory but the GPU has "
+                       f"{gpu_gb:.0f} GB: use LoRA, a smaller batch with more gradient accumulation, or "
+                       "gradient checkpointing.")
+        elif est["device"] == "cpu" and not cfg.is_tiny:
+            st.warning("No GPU detected: Voxtral will be extremely slow on a CPU. Use the tiny model to check "
+                       "the pipeline, or a GPU machine.")
+        st.caption("The same run from a terminal:")
+        st.code(config.cli_command(cfg), language="bash")
+    else:
+        st.error(error)
+
+    if st.button("Start training", key="train_start", type="primary", disabled=cfg is None):
+        problems = jobs.preflight(cfg)
+        if problems:
+            for p in problems:
+                st.error(p)
+        else:
+            try:
+                started = jobs.submit(cfg)
+            except jobs.DuplicateRunError as exc:
+                st.info(str(exc))
+                st.session_state[WATCH_KEY] = exc.existing
+            except ValueError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state[WATCH_KEY] = started.run
+                st.success(f"Run {started.run} queued: it trains in the background, even if you close this page.")
+
+# ------------------------------------------------------------------ live run and history
+runs = jobs.list_runs()
+if runs:
+    st.subheader("Live")
+    active = [s.run for s in runs if s.active]
+    names = [s.run for s in runs[:HISTORY]]
+    watched = st.session_state.get(WATCH_KEY)
+    if watched not in names:
+        watched = active[0] if active else names[0]
+    watched = st.selectbox("Run to watch", names, index=names.index(watched), key="train_watch_pick")
+    st.session_state[WATCH_KEY] = watched
+    controls(watched)
+    show_live(watched)
+
+    st.subheader("Run history")
+    st.dataframe([{
+        "run": s.run, "state": s.state, "dataset": s.config.get("dataset"), "model": s.config.get("base_model"),
+        "method": s.config.get("method"), "steps": f"{s.step}/{s.total_steps or '?'}",
+        "baseline WER": s.baseline_wer, "best WER": s.best_wer,
+        "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created_at)) if s.created_at else "",
+    } for s in runs[:HISTORY]], hide_index=True)
+    for s in runs[:HISTORY]:
+        with st.expander(f"{s.run} · {s.state}"):
+            final = jobs.results(s.run)
+            ev = final["eval"] or {}
+            if ev.get("baseline") or ev.get("finetuned"):
+                st.markdown(f"WER {fmt((ev.get('baseline') or {}).get('wer'), '{:.1%}')} → "
+                            f"{fmt((ev.get('finetuned') or {}).get('wer'), '{:.1%}')}")
+            if final["train"]:
+                st.json(final["train"], expanded=False)
+            st.caption("Frozen settings (config.json)")
+            st.json(s.config, expanded=False)
+else:
+    st.caption("No training run yet.")

@@ -1,0 +1,93 @@
+"""Step 5: did fine-tuning help? Baseline vs fine-tuned WER/CER, and every held-out utterance word by word.
+
+Reads the run's eval_results.json (written by the trainer with the same inference code as the Try page);
+no model is loaded here, so the page is instant.
+"""
+
+import html
+
+import streamlit as st
+
+from voxstudio import jobs, scoring, ui
+
+DIFF_STYLE = {
+    "equal": "{ref}",
+    "substitute": '<span style="background:#fde2e1;text-decoration:line-through">{ref}</span> '
+                  '<span style="background:#d9f2dc">{hyp}</span>',
+    "delete": '<span style="background:#fde2e1;text-decoration:line-through">{ref}</span>',
+    "insert": '<span style="background:#d9f2dc">{hyp}</span>',
+}
+
+ui.page_setup(5, "5 · Evaluate")
+
+
+def diff_html(reference: str, hypothesis: str | None, language: str | None) -> str:
+    """The hypothesis against the reference: struck red = missed or wrong, green = what the model said."""
+    if hypothesis is None:
+        return "<i>not measured</i>"
+    words = scoring.word_diff(reference, hypothesis, language)
+    if not words:
+        return "<i>(empty)</i>"
+    return " ".join(DIFF_STYLE[w["op"]].format(ref=html.escape(w["ref"] or ""), hyp=html.escape(w["hyp"] or ""))
+                    for w in words)
+
+
+def pct(value) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+runs = [s for s in jobs.list_runs() if jobs.results(s.run)["eval"]]
+if not runs:
+    st.info("No evaluated run yet. Train a model on the Train page: it measures WER before and after.")
+    ui.link_to_step(4, "Go to 4 · Train")
+    st.stop()
+
+names = [s.run for s in runs]
+preferred = st.session_state.get("train_watch")
+run = st.selectbox("Run", names, index=names.index(preferred) if preferred in names else 0, key="eval_run")
+status = next(s for s in runs if s.run == run)
+results = jobs.results(run)["eval"]
+base, tuned = results.get("baseline") or {}, results.get("finetuned") or {}
+
+st.caption(f"Dataset `{status.config.get('dataset')}` · base `{status.config.get('base_model')}` · "
+           f"{status.config.get('method')} · run {status.state}")
+if status.state != "succeeded":
+    st.warning(f"This run is {status.state}: the numbers below are what it measured so far.")
+cols = st.columns(4)
+cols[0].metric("Baseline WER", pct(base.get("wer")))
+delta = None
+if base.get("wer") is not None and tuned.get("wer") is not None:
+    delta = f"{(tuned['wer'] - base['wer']) * 100:+.1f} points"
+cols[1].metric("Fine-tuned WER", pct(tuned.get("wer")), delta=delta, delta_color="inverse")
+cols[2].metric("Baseline CER", pct(base.get("cer")))
+cols[3].metric("Fine-tuned CER", pct(tuned.get("cer")))
+if results.get("note"):
+    st.caption(f"Note: {results['note']}.")
+
+utterances = results.get("utterances") or []
+st.subheader(f"Per utterance ({len(utterances)})")
+st.dataframe([{
+    "clip": u["clip_id"], "reference": u["reference"], "baseline": u.get("baseline"),
+    "fine-tuned": u.get("finetuned"), "baseline WER": u.get("baseline_wer"), "fine-tuned WER": u.get("finetuned_wer"),
+} for u in utterances], hide_index=True, column_config={
+    "baseline WER": st.column_config.NumberColumn(format="percent"),
+    "fine-tuned WER": st.column_config.NumberColumn(format="percent"),
+})
+
+st.subheader("Word by word")
+st.caption("Struck red: a word the model missed or got wrong · green: what the model wrote instead.")
+only_changed = st.toggle("Only utterances the fine-tuned model still gets wrong", key="eval_only_wrong")
+shown = [u for u in utterances if not only_changed or (u.get("finetuned_wer") or 0) > 0]
+for u in shown:
+    with st.container(border=True):
+        st.markdown(f"**{html.escape(u['reference'])}** · `{u['clip_id']}`")
+        st.markdown(f"baseline ({pct(u.get('baseline_wer'))}): "
+                    f"{diff_html(u['reference'], u.get('baseline'), u.get('language'))}", unsafe_allow_html=True)
+        st.markdown(f"fine-tuned ({pct(u.get('finetuned_wer'))}): "
+                    f"{diff_html(u['reference'], u.get('finetuned'), u.get('language'))}", unsafe_allow_html=True)
+        if st.toggle("Listen", key=f"eval_listen_{run}_{u['clip_id']}"):
+            audio = jobs.utterance_audio(run, u["clip_id"])
+            if audio:
+                st.audio(audio, format="audio/wav")
+            else:
+                st.caption("This clip is no longer in the dataset.")

@@ -1,0 +1,141 @@
+"""Train (4) and Evaluate (5) pages driven through Streamlit's AppTest, with real runs on disk.
+
+One test trains the real tiny model from the Start button and follows it to the Evaluate page; the others
+use the stand-in trainer (tests/jobs_standin_trainer.py) for the live panel, Stop and Resume.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ROOT
+from jobs_helpers import STANDIN_CMD, cleanup_home, make_dataset, wait_for
+from streamlit.testing.v1 import AppTest
+
+from voxstudio import jobs, runfolder, tracking, workspace
+from voxstudio.config import new_config
+
+TIMEOUT = 120
+TRAIN = "pages/4_Train.py"
+EVALUATE = "pages/5_Evaluate.py"
+
+
+def app(page: str, dataset: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=TIMEOUT)
+    if dataset:
+        at.query_params["dataset"] = dataset
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
+    for kind in (at.success, at.info, at.warning, at.error, at.subheader):
+        parts += [str(e.value) for e in kind]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    return "\n".join(parts)
+
+
+def rerun(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def standin(home, monkeypatch):
+    monkeypatch.setenv(jobs.TRAINER_CMD_ENV, STANDIN_CMD)
+    monkeypatch.setenv("STANDIN_STEP_S", "0.05")
+    yield home
+    cleanup_home()
+
+
+def test_pages_on_an_empty_workspace(home):
+    train = app(TRAIN)
+    assert "No dataset selected" in texts(train) and "No training run yet" in texts(train)
+    evaluate = app(EVALUATE)
+    assert "No evaluated run yet" in texts(evaluate)
+
+
+def test_bad_settings_and_a_taken_run_name_change_nothing(standin):
+    make_dataset("voice", 3)
+    at = app(TRAIN, "voice")
+    at.selectbox(key="train_model").set_value("tiny").run()
+    at.text_input(key="train_run_name_voice").set_value("Bad Name").run()
+    assert "run name" in "\n".join(e.value for e in at.error)
+    assert at.button(key="train_start").disabled
+    assert jobs.list_runs() == []
+
+    jobs.create_run(new_config(run_name="taken", dataset="voice", base_model="tiny", max_steps=3))
+    at.text_input(key="train_run_name_voice").set_value("taken").run()
+    at.button(key="train_start").click().run()
+    assert "already exists" in "\n".join(e.value for e in at.error)
+    assert [s.run for s in jobs.list_runs()] == ["taken"]
+
+
+def test_start_live_panel_stop_and_resume(standin, monkeypatch):
+    monkeypatch.setenv("STANDIN_STEP_S", "0.1")
+    make_dataset("voice", 3)
+    at = app(TRAIN, "voice")
+    at.selectbox(key="train_model").set_value("tiny").run()
+    at.number_input(key="train_steps_tiny_tiny").set_value(400).run()
+    assert "voxstudio train --dataset voice --model tiny --method full" in at.code[0].value  # the CLI twin
+    at.text_input(key="train_run_name_voice").set_value("page-run").run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert "page-run queued" in texts(at)
+    assert (workspace.runs_dir() / "page-run" / "config.json").is_file()
+    # a second click with the same settings under the suggested next name does not start a second run
+    at.text_input(key="train_run_name_voice").set_value("page-run-2").run()
+    at.button(key="train_start").click().run()
+    assert "already queued or running as run 'page-run'" in texts(at)
+    assert [s.run for s in jobs.list_runs()] == ["page-run"]
+
+    wait_for("page-run", "running", step_at_least=2)
+    rerun(at)
+    shown = texts(at)
+    assert "Run `page-run`: 🏃 running" in shown
+    assert any("step" in (p.proto.text or "") for p in at.get("progress"))
+    assert "step 2/400" in "\n".join(c.value for c in at.code)  # last log lines
+
+    at.button(key="train_stop_page-run").click().run()
+    wait_for("page-run", "stopped", timeout=30)
+    rerun(at)
+    monkeypatch.setenv("STANDIN_STEP_S", "0.001")
+    at.button(key="train_resume_page-run").click().run()
+    assert wait_for("page-run", "succeeded").step == 400
+
+
+def test_tiny_run_from_the_start_button_to_the_evaluate_page(home):
+    """The real trainer: Start → succeeded, loss in Trackio, history row, then the Evaluate page."""
+    make_dataset("voice", 6)
+    at = app(TRAIN, "voice")
+    at.selectbox(key="train_model").set_value("tiny").run()
+    at.number_input(key="train_steps_tiny_tiny").set_value(20).run()
+    at.number_input(key="train_eval_tiny_tiny").set_value(10).run()
+    at.text_input(key="train_run_name_voice").set_value("tiny-page").run()
+    at.button(key="train_start").click().run()
+    try:
+        done = wait_for("tiny-page", ("succeeded", "failed", "crashed"), timeout=300)
+    finally:
+        cleanup_home()
+    assert done.state == "succeeded", "\n".join(jobs.read_log("tiny-page", 40))
+    loss = tracking.series("voice", "tiny-page")["train/loss"]
+    assert len(loss) >= 10 and all(v > 0 for _, v in loss)
+
+    rerun(at)
+    history = at.dataframe[-1].value
+    assert list(history["run"]) == ["tiny-page"] and list(history["state"]) == ["succeeded"]
+    assert at.get("vega_lite_chart"), "loss chart"
+
+    ev = app(EVALUATE, "voice")
+    shown = texts(ev)
+    assert "Baseline WER" in shown and "Fine-tuned WER" in shown
+    results = runfolder.read_json(runfolder.run_dir("tiny-page") / "eval_results.json")
+    table = ev.dataframe[0].value
+    assert list(table["clip"]) == [u["clip_id"] for u in results["utterances"]]
+    clip = results["utterances"][0]["clip_id"]
+    ev.toggle(key=f"eval_listen_tiny-page_{clip}").set_value(True).run()
+    assert not ev.exception
+    assert ev.get("audio"), "the clip plays"
