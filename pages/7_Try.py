@@ -1,0 +1,83 @@
+"""Step 7: say something (or upload a clip) and hear what the base and the fine-tuned model make of it."""
+
+import streamlit as st
+
+from voxstudio import tryout, ui
+
+UPLOAD_TYPES = ["wav", "flac", "ogg", "opus", "mp3", "webm", "m4a"]
+
+ui.page_setup(7, "7 · Try")
+st.markdown(
+    "Record or upload a clip: the base model and your fine-tuned model transcribe it side by side, "
+    "with the same inference code as the demo Space."
+)
+
+
+@st.cache_resource(show_spinner="Loading the base model…", max_entries=2)
+def _base_model(run: str, stamp: float):
+    return tryout.load_base(tryout.run_models(run))
+
+
+@st.cache_resource(show_spinner="Loading the fine-tuned model…", max_entries=2)
+def _finetuned_model(run: str, stamp: float):
+    return tryout.load_finetuned(tryout.run_models(run))
+
+
+runs = tryout.finished_runs()
+if not runs:
+    st.info("No finished training run yet: train a model first, then come back to try it.")
+    ui.link_to_step(4, "Go to 4 · Train")
+    st.stop()
+
+run = st.selectbox("Run", runs, key="try_run")
+try:
+    models = tryout.run_models(run)
+except (FileNotFoundError, ValueError) as exc:
+    st.error(str(exc))
+    st.stop()
+kind = "LoRA adapter" if models.is_adapter else "full fine-tune"
+st.caption(f"Base: `{models.base_model}` · fine-tuned: {kind} of run `{run}`")
+stamp = models.output.stat().st_mtime
+
+language = st.selectbox(
+    "Language", tryout.language_choices(models), key="try_language",
+    help="'auto' lets the model detect the language.",
+)
+rec_col, up_col = st.columns(2)
+recorded = rec_col.audio_input("Record a clip", key="try_record")
+uploaded = up_col.file_uploader("…or upload one", type=UPLOAD_TYPES, key="try_upload")
+clip = recorded or uploaded
+if clip is None:
+    st.info("Record or upload a clip to transcribe it.")
+    st.stop()
+
+try:
+    samples = tryout.clip_samples(clip.getvalue(), getattr(clip, "name", None) or "recording.wav")
+except ValueError as exc:
+    st.error(str(exc))
+    st.stop()
+st.audio(clip.getvalue())
+st.caption(f"{ui.fmt_duration(samples.size / 16000)} of audio")
+
+if st.button("Transcribe with both models", type="primary", key="try_go"):
+    results = {}
+    for label, loader in (("Base model", _base_model), ("Fine-tuned model", _finetuned_model)):
+        try:
+            transcriber = loader(run, stamp)
+            with st.spinner(f"{label}: transcribing…"):
+                results[label] = tryout.transcribe(transcriber, samples, language)
+        except Exception as exc:  # show the failure in its column; never swap in another model
+            results[label] = f"Could not run the {label.lower()}: {exc}"
+    st.session_state["try_results"] = {"clip": clip.file_id, "run": run, "results": results}
+
+shown = st.session_state.get("try_results")
+if shown and shown.get("clip") == clip.file_id and shown.get("run") == run:
+    for col, (label, result) in zip(st.columns(2), shown["results"].items()):
+        with col:
+            st.subheader(label)
+            if isinstance(result, str):
+                st.error(result)
+                continue
+            st.markdown(f"> {result.text or '(nothing)'}")
+            note = "" if result.stopped_by_eos else " · stopped at the token limit"
+            st.caption(f"{result.seconds:.2f} s{note}")

@@ -1,0 +1,142 @@
+"""Releasing a finished run from the Publish page: stage the exact folder to push, push it (and the dataset),
+then deploy the demo Space. UI-safe: export (torch) and huggingface_hub are imported only when used.
+
+Why a staging folder: the user must see the very files and sizes that will be uploaded before anything
+leaves the machine, and a push that was cut off can be re-run from the same folder. Staged exports live in
+``$VOXSTUDIO_HOME/cache/exports/`` and never contain a token.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from voxstudio import runfolder, tryout, workspace
+
+EXPORTS_DIR = "exports"
+ARTIFACTS = {
+    "adapter": "LoRA adapter only (small; loads on top of the base model)",
+    "merged": "Merged full model (adapter folded into the base weights; loads on its own)",
+    "full": "Full fine-tuned model",
+}
+HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+SMALL_MODELS = ("tiny",)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """An export ready to push: where it is and what it holds."""
+
+    run: str
+    artifact: str
+    repo_id: str
+    dataset_repo: str | None
+    folder: Path
+    files: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(size for _, size in self.files)
+
+
+def artifact_choices(run: str) -> list[str]:
+    """What a run can be published as: a LoRA run as adapter or merged model; a full run as itself."""
+    models = tryout.run_models(run)
+    return ["adapter", "merged"] if models.is_adapter else ["full"]
+
+
+def default_repo_name(run: str, artifact: str) -> str:
+    """A repo name suggestion: the run name, marked when it is the merged variant."""
+    return f"{run}-merged" if artifact == "merged" else run
+
+
+def stage(run: str, artifact: str, repo_id: str, dataset_repo: str | None = None) -> Staged:
+    """Export ``run`` as ``artifact`` into its staging folder (replacing an older staging of the same run)."""
+    from voxstudio import export
+
+    if artifact not in artifact_choices(run):
+        raise ValueError(f"Run {run!r} cannot be published as {artifact!r}; choose one of "
+                         f"{', '.join(artifact_choices(run))}.")
+    folder = workspace.cache_dir() / EXPORTS_DIR / f"{workspace.check_slug(run, 'run name')}-{artifact}"
+    if folder.exists():
+        shutil.rmtree(folder)
+    export.export_run(run, folder, merge=artifact == "merged", repo_id=repo_id, dataset_repo=dataset_repo)
+    return Staged(run, artifact, repo_id, dataset_repo, folder, export.list_upload(folder))
+
+
+def publish(staged: Staged, token: str, *, private: bool = True, dataset: str | None = None,
+            progress=None) -> dict:
+    """Push the dataset (when ``dataset`` is given, first, so the card's link exists) and then the model.
+
+    Returns {"model": PushResult, "dataset": PushResult | None}. Errors are voxstudio.hub.HubError sentences.
+    """
+    from voxstudio import hub
+
+    report = progress or (lambda fraction, text: None)
+    pushed_dataset = None
+    if dataset:
+        if not staged.dataset_repo:
+            raise ValueError("Choose a dataset repo name before pushing the dataset.")
+        pushed_dataset = hub.push_dataset(dataset, staged.dataset_repo, token, private=private,
+                                          progress=lambda f, text: report(0.4 * f, text))
+    model = hub.push_folder(staged.folder, staged.repo_id, token, private=private,
+                            message=f"Upload {staged.artifact} of run {staged.run} with voxstudio",
+                            progress=lambda f, text: report((0.4 if dataset else 0.0) + (0.6 if dataset else 1.0) * f,
+                                                            text))
+    return {"model": model, "dataset": pushed_dataset}
+
+
+def dataset_of(run: str) -> str:
+    """The dataset name a run trained on ("" when unknown)."""
+    return tryout.run_models(run).dataset
+
+
+def demo_base_model(run: str, artifact: str) -> str | None:
+    """BASE_MODEL_ID for the demo: the Hub base of an adapter; None for merged/full models.
+
+    An adapter trained on a local or built-in base cannot be loaded by a Space: say so and suggest merging.
+    """
+    if artifact != "adapter":
+        return None
+    base = tryout.run_models(run).base_model
+    if not HUB_ID_RE.match(base or ""):
+        raise ValueError(f"This adapter's base model ({base!r}) is not on the Hub, so a Space could not load it. "
+                         "Publish the merged model instead and deploy the demo for that.")
+    return base
+
+
+def suggested_hardware(run: str) -> str:
+    """cpu-basic for the tiny test model; a GPU for a real Voxtral (ZeroGPU is free with PRO)."""
+    base = tryout.run_models(run).base_model
+    return "cpu-basic" if base in SMALL_MODELS else "zero-a10g"
+
+
+def run_summary(run: str) -> dict:
+    """What the Publish page shows about a run before pushing: method, base, WER before/after."""
+    models = tryout.run_models(run)
+    results = runfolder.read_json(runfolder.run_dir(run) / runfolder.EVAL_RESULTS, {}) or {}
+    return {
+        "base_model": models.base_model,
+        "method": "LoRA" if models.is_adapter else "full fine-tune",
+        "dataset": models.dataset,
+        "baseline_wer": (results.get("baseline") or {}).get("wer"),
+        "finetuned_wer": (results.get("finetuned") or {}).get("wer"),
+    }
+
+
+def token_from_environment() -> str:
+    """HF_TOKEN from the environment ("" when unset); the Publish page never stores it anywhere."""
+    return os.environ.get("HF_TOKEN", "").strip()
+
+
+def human_size(size: int) -> str:
+    """1234567 -> '1.2 MB'."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"  # pragma: no cover
