@@ -1,0 +1,153 @@
+"""`voxstudio publish | push-dataset | export | deploy-demo`: the CLI twin of the Publish page.
+
+The Hub token is read from ``HF_TOKEN`` only (never a flag: argv is visible to every user of the machine
+and lands in shell histories). ``HF_ENDPOINT`` picks another Hub-compatible server. Model code (torch,
+transformers, peft) is imported only when exporting.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+TOKEN_ENV = "HF_TOKEN"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("publish", help="export a finished run and push it to the Hugging Face Hub")
+    p.add_argument("--run", required=True, help="run name (see `voxstudio runs`)")
+    p.add_argument("--repo", required=True, help="model repo: 'name' (under your account) or 'owner/name'")
+    p.add_argument("--merge", action="store_true", help="push the LoRA merged into the base (a full model)")
+    p.add_argument("--public", action="store_true", help="make a new repo public (default: private)")
+    p.add_argument("--with-dataset", action="store_true", help="also push the training dataset")
+    p.add_argument("--dataset-repo", help="dataset repo name for --with-dataset (default: REPO-data)")
+    p.set_defaults(func=cmd_publish)
+
+    p = subparsers.add_parser("push-dataset", help="push a dataset (audio + card) to the Hugging Face Hub")
+    p.add_argument("name", help="dataset name (see `voxstudio dataset list`)")
+    p.add_argument("--repo", required=True, help="dataset repo: 'name' or 'owner/name'")
+    p.add_argument("--public", action="store_true", help="make a new repo public (default: private)")
+    p.set_defaults(func=cmd_push_dataset)
+
+    p = subparsers.add_parser("export", help="write the folder `publish` would push (for offline/manual use)")
+    p.add_argument("--run", required=True, help="run name or run folder")
+    p.add_argument("--out", required=True, help="a new (or empty) folder")
+    p.add_argument("--merge", action="store_true", help="merge the LoRA adapter into the base weights")
+    p.add_argument("--repo", help="repo id the card's usage code should name (default: your-name/RUN)")
+    p.set_defaults(func=cmd_export)
+
+    if importlib.util.find_spec("voxstudio.space") is not None:
+        from voxstudio import space
+
+        p = subparsers.add_parser("deploy-demo", help="create a Gradio demo Space for a pushed model")
+        p.add_argument("--model", required=True, help="model repo id (as pushed by `publish`)")
+        p.add_argument("--space", required=True, help="Space repo: 'name' or 'owner/name'")
+        p.add_argument("--hardware", default=space.DEFAULT_HARDWARE, choices=sorted(space.HARDWARE),
+                       help=f"Space hardware (default {space.DEFAULT_HARDWARE})")
+        p.add_argument("--base-model", help="base model id, for an adapter repo (default: from its config)")
+        p.add_argument("--public", action="store_true", help="make a new Space public (default: private)")
+        p.add_argument("--read-token-env", metavar="VAR",
+                       help="environment variable holding a READ token for a private model (stored as the "
+                            "Space's secret; your write token never is)")
+        p.set_defaults(func=cmd_deploy_demo)
+
+
+def _token() -> str:
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ValueError(f"Set {TOKEN_ENV} to a Hugging Face token with write access "
+                         "(https://huggingface.co/settings/tokens); tokens are never taken as arguments.")
+    return token
+
+
+def _progress(fraction: float, text: str) -> None:
+    print(f"[{fraction:4.0%}] {text}", file=sys.stderr, flush=True)
+
+
+def _hub_errors(fn):
+    """Hub failures print their one sentence and exit 1, like the dispatcher does for ValueError."""
+
+    def wrapped(args) -> int:
+        from voxstudio.hub import HubError
+
+        try:
+            return fn(args)
+        except HubError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
+    return wrapped
+
+
+@_hub_errors
+def cmd_publish(args) -> int:
+    from voxstudio import export, hub
+
+    token = _token()
+    run_dir = export.resolve_run(args.run)
+    cfg = export.check_finished(run_dir)
+    artifact = export.artifact_for(cfg.get("method", "lora"), args.merge)
+    who = hub.account(token)
+    repo_id = hub.resolve_repo_id(args.repo, who=who)
+    dataset_repo = None
+    if args.with_dataset:
+        name = args.dataset_repo or f"{repo_id}-data"
+        dataset_repo = hub.resolve_repo_id(name, who=who)
+        print(f"Pushing dataset {cfg.get('dataset')} to {dataset_repo}", file=sys.stderr)
+        result = hub.push_dataset(cfg.get("dataset", ""), dataset_repo, token, private=not args.public,
+                                  progress=_progress)
+        print(f"dataset: {result.url}")
+    tmp = Path(tempfile.mkdtemp(prefix="voxstudio-publish-"))
+    try:
+        _progress(0.0, f"Exporting {artifact} of run {run_dir.name}")
+        folder = export.export_run(run_dir, tmp / "export", merge=args.merge, repo_id=repo_id,
+                                   dataset_repo=dataset_repo)
+        result = hub.push_folder(folder, repo_id, token, private=not args.public, progress=_progress,
+                                 message=f"Upload {artifact} of voxstudio run {run_dir.name}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    visibility = "private" if result.private else "public"
+    print(f"model: {result.url} ({visibility}, {len(result.files)} files, {artifact})")
+    return 0
+
+
+@_hub_errors
+def cmd_push_dataset(args) -> int:
+    from voxstudio import hub
+
+    result = hub.push_dataset(args.name, args.repo, _token(), private=not args.public, progress=_progress)
+    print(f"dataset: {result.url} ({'private' if result.private else 'public'}, {len(result.files)} files)")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from voxstudio import export
+
+    folder = export.export_run(args.run, args.out, merge=args.merge, repo_id=args.repo)
+    files = export.list_upload(folder)
+    for name, size in files:
+        print(f"{size:>14,}  {name}")
+    print(f"{sum(size for _, size in files):>14,}  bytes in {len(files)} files: {folder}")
+    return 0
+
+
+@_hub_errors
+def cmd_deploy_demo(args) -> int:
+    from voxstudio import hub, space
+
+    token = _token()
+    read_token = None
+    if args.read_token_env:
+        read_token = os.environ.get(args.read_token_env, "").strip()
+        if not read_token:
+            raise ValueError(f"--read-token-env {args.read_token_env}: that environment variable is empty.")
+    who = hub.account(token)
+    url = space.deploy_demo(hub.resolve_repo_id(args.model, who=who), hub.resolve_repo_id(args.space, who=who),
+                            token, hardware=args.hardware, private=not args.public, base_model=args.base_model,
+                            read_token=read_token, endpoint=hub.endpoint(), progress=_progress)
+    print(f"space: {url}")
+    return 0
