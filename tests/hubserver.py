@@ -63,6 +63,7 @@ class Request:
     query: dict
     headers: dict
     body: bytes
+    authorized: bool = False  # an Authorization header was sent (its value is never recorded)
 
     @property
     def text(self) -> str:
@@ -290,7 +291,8 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         self.body, self.query, self.method = body, query, method
         with self.hub.lock:
-            self.hub.requests.append(Request(method, url.path, query, headers, body))
+            self.hub.requests.append(Request(method, url.path, query, headers, body,
+                                             authorized=bool(self.headers.get("Authorization"))))
         try:
             self._route(method, url.path)
         except HubError as err:
