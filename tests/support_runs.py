@@ -6,7 +6,7 @@ delete freely). Use from a test module::
 
     from support_runs import finished_runs, runs_home  # noqa: F401 - fixtures
 
-    def test_something(runs_home):        # or memorized_home (fixture memorized_runs)
+    def test_something(runs_home):
         runs_home.home          # the copied VOXSTUDIO_HOME (already set in the environment)
         runs_home.lora          # Path of a succeeded LoRA run folder (adapter in output/)
         runs_home.full          # Path of a succeeded full fine-tune run folder
@@ -14,10 +14,10 @@ delete freely). Use from a test module::
         runs_home.train_texts   # {clip text: wav path} of the training clips
 
 Runs use the real trainer subprocess (``python -m voxstudio.train RUN_DIR``) with ``base_model="tiny"``.
-``runs_home`` has short runs (they only have to produce an adapter / a full model); ``memorized_home``'s
-full run trains ``MEMORIZE_STEPS`` steps so the tiny model transcribes its training clips exactly (for the
-end-to-end demo flow; minutes of CPU, so use it once). Set ``VOXSTUDIO_RUNS_CACHE=/some/dir`` to keep the trained home between sessions while
-iterating locally (``<dir>/runs`` and ``<dir>/memorized`` are reused when present).
+The LoRA run is short (it only has to produce an adapter); the full run trains ``FULL_STEPS`` steps, enough
+for the tiny model to transcribe its training clips exactly (the end-to-end demo flow checks that). Both
+are trained once per session, whichever tests ask for them. Set ``VOXSTUDIO_RUNS_CACHE=/some/dir`` to keep the trained home between sessions while
+iterating locally (``<dir>/runs`` is reused when present).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from conftest import ROOT, speech_manifest
 
 DATASET = "pub-voice"
 LORA_RUN, FULL_RUN = "pub-lora", "pub-full"
-LORA_STEPS, FULL_STEPS, MEMORIZE_STEPS = 20, 20, 300
+LORA_STEPS, FULL_STEPS = 20, 300
 N_CLIPS = 6
 
 
@@ -91,27 +91,16 @@ def build_home(home: Path, full_steps: int = FULL_STEPS) -> None:
     _train(home, FULL_RUN, method="full", max_steps=full_steps, eval_fraction=0.0)
 
 
-def _session_home(tmp_path_factory, name: str, full_steps: int) -> Path:
+@pytest.fixture(scope="session")
+def finished_runs(tmp_path_factory) -> Path:
+    """The session's trained home (read-only by convention: tests use ``runs_home``, a private copy)."""
     cache = os.environ.get("VOXSTUDIO_RUNS_CACHE")
-    home = Path(cache) / name if cache else tmp_path_factory.mktemp(name) / "home"
+    home = Path(cache) / "runs" if cache else tmp_path_factory.mktemp("runs") / "home"
     if not (home / "runs" / FULL_RUN / "output").is_dir():
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
-        build_home(home, full_steps)
+        build_home(home)
     return home
-
-
-@pytest.fixture(scope="session")
-def finished_runs(tmp_path_factory) -> Path:
-    """The session's trained home with short runs (read-only by convention: use ``runs_home``)."""
-    return _session_home(tmp_path_factory, "runs", FULL_STEPS)
-
-
-@pytest.fixture(scope="session")
-def memorized_runs(tmp_path_factory) -> Path:
-    """Like ``finished_runs`` but the full run trains ``MEMORIZE_STEPS`` steps, enough for the tiny model to
-    transcribe its training clips exactly (costs minutes on a busy CPU: only for end-to-end flows)."""
-    return _session_home(tmp_path_factory, "memorized", MEMORIZE_STEPS)
 
 
 def copy_home(source: Path, tmp_path: Path, monkeypatch) -> Runs:
@@ -128,11 +117,6 @@ def copy_home(source: Path, tmp_path: Path, monkeypatch) -> Runs:
 
 @pytest.fixture
 def runs_home(finished_runs, tmp_path, monkeypatch) -> Runs:
-    """A private copy of the short-runs home, set as VOXSTUDIO_HOME for this test."""
+    """A private copy of the trained home, set as VOXSTUDIO_HOME for this test."""
     return copy_home(finished_runs, tmp_path, monkeypatch)
 
-
-@pytest.fixture
-def memorized_home(memorized_runs, tmp_path, monkeypatch) -> Runs:
-    """A private copy of the memorized-runs home, set as VOXSTUDIO_HOME for this test."""
-    return copy_home(memorized_runs, tmp_path, monkeypatch)
