@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from voxstudio import jobs, runfolder, workspace
+from voxstudio import jobs, processes, runfolder, supervisor, workspace
 
 STANDIN = Path(__file__).resolve().parent / "jobs_standin_trainer.py"
 STANDIN_CMD = f"{sys.executable} {STANDIN}"
@@ -48,7 +48,7 @@ def wait_raw(run: str, states, timeout: float = 60.0) -> str:
 
 
 def pid_alive(pid: int) -> bool:
-    stat = jobs._proc_stat(pid)
+    stat = processes.proc_stat(pid)
     return stat is not None and stat[0] not in ("Z", "X")
 
 
@@ -57,16 +57,16 @@ def cleanup_home() -> None:
     for st in jobs.list_runs():
         if st.active:
             jobs.stop(st.run, grace_s=2)
-    info = runfolder.read_json(workspace.runs_dir() / jobs.SUPERVISOR_INFO, {}) or {}
+    info = runfolder.read_json(workspace.runs_dir() / supervisor.INFO, {}) or {}
     pid = info.get("pid")
     deadline = time.time() + 10
-    while pid and pid_alive(pid) and jobs.process_start_time(pid) == info.get("proc_start"):
-        jobs._reap()
+    while pid and pid_alive(pid) and processes.start_time(pid) == info.get("proc_start"):
+        processes.reap()
         if time.time() > deadline:
             os.kill(pid, signal.SIGKILL)  # the supervisor this test started; should not happen
             break
         time.sleep(0.05)
-    jobs._reap()
+    processes.reap()
 
 
 def make_dataset(name: str = "voice", n: int = 6):

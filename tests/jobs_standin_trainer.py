@@ -50,10 +50,10 @@ for step in range(first + 1, total + 1):
     runfolder.write_status(folder, step=step, loss=1 / step, eta_s=(total - step) * step_s)
     if stop_requested:
         print(f"standin: SIGTERM received, checkpoint at step {step}", flush=True)
-        runfolder.write_status(folder, state="stopped", phase="stopped", message="Stopped by the user.")
-        with open(order, "a") as f:
+        with open(order, "a") as f:  # before the final state, which is what tests wait for
             f.write(f"end {folder.name}\n")
+        runfolder.write_status(folder, state="stopped", phase="stopped", message="Stopped by the user.")
         sys.exit(0)
-runfolder.write_status(folder, state="succeeded", phase="done", message="Finished.")
 with open(order, "a") as f:
     f.write(f"end {folder.name}\n")
+runfolder.write_status(folder, state="succeeded", phase="done", message="Finished.")

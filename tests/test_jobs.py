@@ -15,7 +15,7 @@ import time
 import pytest
 from jobs_helpers import STANDIN_CMD, cleanup_home, pid_alive, raw_state, wait_for, wait_raw
 
-from voxstudio import jobs, runfolder
+from voxstudio import jobs, processes, runfolder, supervisor
 from voxstudio.config import new_config
 
 TOKEN = "hf_" + "Zq7" * 12
@@ -23,7 +23,7 @@ TOKEN = "hf_" + "Zq7" * 12
 
 @pytest.fixture
 def standin(home, monkeypatch):
-    monkeypatch.setenv(jobs.TRAINER_CMD_ENV, STANDIN_CMD)
+    monkeypatch.setenv(supervisor.TRAINER_CMD_ENV, STANDIN_CMD)
     monkeypatch.setenv("STANDIN_STEP_S", "0.02")
     yield home
     cleanup_home()
@@ -46,7 +46,7 @@ def test_run_goes_queued_running_succeeded(standin, monkeypatch):
     jobs.start("run-a")
     running = wait_for("run-a", "running", step_at_least=1)
     assert 0 < running.progress < 1 and running.pid == job("run-a")["pid"]
-    assert job("run-a")["proc_start"] == jobs.process_start_time(running.pid)
+    assert job("run-a")["proc_start"] == processes.start_time(running.pid)
     done = wait_for("run-a", "succeeded")
     assert done.step == 8 and done.progress == 1.0
     assert "step 8/8 loss 0.1250" in jobs.read_log("run-a", 5)
@@ -161,7 +161,7 @@ def test_pid_reuse_is_not_mistaken_for_the_trainer(standin):
     stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:
         runfolder.write_status(folder, state="running", launch_id="L1", started_at=time.time() - 3600)
-        real_start = jobs.process_start_time(stranger.pid)
+        real_start = processes.start_time(stranger.pid)
         runfolder.write_json_atomic(folder / "job.json", {"launch_id": "L1", "pid": stranger.pid,
                                                           "proc_start": real_start})
         assert jobs.status("run-a").state == "running"  # same pid and start time: that is our process

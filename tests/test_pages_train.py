@@ -11,7 +11,7 @@ from conftest import ROOT
 from jobs_helpers import STANDIN_CMD, cleanup_home, make_dataset, wait_for
 from streamlit.testing.v1 import AppTest
 
-from voxstudio import jobs, runfolder, tracking, workspace
+from voxstudio import jobs, runfolder, supervisor, tracking, workspace
 from voxstudio.config import new_config
 
 TIMEOUT = 120
@@ -45,7 +45,7 @@ def rerun(at: AppTest) -> AppTest:
 
 @pytest.fixture
 def standin(home, monkeypatch):
-    monkeypatch.setenv(jobs.TRAINER_CMD_ENV, STANDIN_CMD)
+    monkeypatch.setenv(supervisor.TRAINER_CMD_ENV, STANDIN_CMD)
     monkeypatch.setenv("STANDIN_STEP_S", "0.05")
     yield home
     cleanup_home()

@@ -1,10 +1,8 @@
 """Training runs as background jobs (stdlib only): run folders, a FIFO queue, status derived from disk.
 
-Why a supervisor: the next queued run must start when the previous one ends even if no browser is open
-and the studio was restarted. ``start`` therefore launches ``python -m voxstudio.jobs --supervise`` in its
-own session; it holds ``runs/.supervisor.lock`` (so at most one exists per data home), launches queued
-runs one after another (oldest first) and exits when the queue is empty. Each trainer runs in its own
-session too (stop = signal its process group), with stdout+stderr appended to ``train.log``.
+``create_run`` freezes the config and queues the run; ``start`` makes sure the queue supervisor
+(``voxstudio.supervisor``, a detached process) is running, which launches queued runs one at a time even
+with no browser open. Each trainer runs in its own session (stop = signal its process group).
 
 Why status comes from disk: the UI can reload at any time. ``status.json`` is written by the trainer
 (running → succeeded | failed | stopped); a run whose status says running but whose process is gone is
@@ -15,28 +13,19 @@ trainer only through the inherited environment.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import fcntl
 import os
 import re
-import shlex
 import shutil
 import signal
-import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voxstudio import runfolder, workspace
+from voxstudio import processes, runfolder, workspace
 
-TRAINER_CMD_ENV = "VOXSTUDIO_TRAINER_CMD"  # test hook: a stand-in trainer command (run dir is appended)
-SUPERVISOR_LOCK = ".supervisor.lock"
-SUPERVISOR_INFO = ".supervisor.json"
-SUPERVISOR_LOG = ".supervisor.log"
 ACTIVE_STATES = ("queued", "running")
 RESUMABLE_STATES = ("stopped", "crashed", "failed")
 DEFAULT_GRACE_S = 30.0
@@ -44,9 +33,6 @@ LAUNCH_TIMEOUT_S = 60.0  # a "starting" run with no job.json after this long: th
 POLL_S = 0.25
 MIN_CLIPS = 2  # the trainer needs something to train on and something to measure
 TOKEN_RE = re.compile(r"\bhf_[A-Za-z0-9]{16,}\b")
-
-# Processes started by this process (trainers, supervisors); polled so they never linger as zombies.
-_children: dict[int, subprocess.Popen] = {}
 
 
 class DuplicateRunError(ValueError):
@@ -102,80 +88,18 @@ class RunStatus:
 
 
 # ----- reading -----
-def _folder(run: str) -> Path:
+def run_folder(run: str) -> Path:
+    """The folder of an existing run (clear FileNotFoundError otherwise)."""
     folder = runfolder.run_dir(run)
     if not (folder / runfolder.CONFIG).is_file():
         raise FileNotFoundError(f"There is no run named '{run}' (see `voxstudio runs list`).")
     return folder
 
 
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state letter, start time in clock ticks since boot) of ``pid``, or None when it does not exist."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError, OSError):
-        return None
-    fields = raw[raw.rindex(")") + 2 :].split()  # after "pid (comm) ": state is field 3, starttime field 22
-    return fields[0], int(fields[19])
-
-
-def process_start_time(pid: int) -> int | None:
-    stat = _proc_stat(pid)
-    return stat[1] if stat else None
-
-
-def _reap() -> None:
-    """Collect exited children (Popen keeps their exit code, which status() may still need)."""
-    for proc in list(_children.values()):
-        proc.poll()
-
-
-def _exit_code(pid: int) -> tuple[bool, int | None]:
-    """(exited, exit code) for one of our children; (False, None) when it is running or not ours."""
-    proc = _children.get(pid)
-    if proc is not None:
-        rc = proc.poll()
-        return (rc is not None), rc
-    try:
-        done, status = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return False, None
-    if done == 0:
-        return False, None
-    return True, os.waitstatus_to_exitcode(status)
-
-
-def _alive(job: dict) -> tuple[bool, int | None]:
-    """Is the process recorded in ``job`` still the running trainer? Also returns its exit code if known."""
-    pid = job.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
-        return False, None
-    exited, rc = _exit_code(pid)
-    if exited:
-        return False, rc
-    stat = _proc_stat(pid)
-    if stat is None or stat[1] != job.get("proc_start"):  # gone, or the pid now belongs to someone else
-        return False, None
-    return stat[0] not in ("Z", "X"), None
-
-
-def _describe_exit(rc: int | None) -> str:
-    if rc is None:
-        return "the trainer process is gone"
-    if rc == -signal.SIGKILL:
-        return "the trainer was killed by SIGKILL (often the system running out of memory)"
-    if rc < 0:
-        try:
-            return f"the trainer was killed by {signal.Signals(-rc).name}"
-        except ValueError:
-            return f"the trainer was killed by signal {-rc}"
-    return f"the trainer exited with code {rc} without reporting a result"
-
-
 def status(run: str) -> RunStatus:
     """The run's state from its folder; detects crashes (and enforces a pending stop's deadline)."""
-    _reap()
-    folder = _folder(run)
+    processes.reap()
+    folder = run_folder(run)
     st = runfolder.read_status(folder)
     job = runfolder.read_json(folder / runfolder.JOB, {}) or {}
     state = st.get("state") or "queued"
@@ -210,11 +134,11 @@ def _check_running(folder: Path, st: dict, job: dict) -> str:
             return "running"  # being launched right now
         alive, rc = False, None
     else:
-        alive, rc = _alive(job)
+        alive, rc = processes.alive(job)
     if alive:
         deadline = job.get("stop_deadline")
         if deadline and time.time() > deadline:
-            _signal(job, signal.SIGKILL)
+            processes.signal_group(job, signal.SIGKILL)
         return "running"
     fresh = runfolder.read_status(folder)
     if fresh.get("state") != "running":  # it reported its own end just before exiting
@@ -227,9 +151,13 @@ def _check_running(folder: Path, st: dict, job: dict) -> str:
         return "stopped"
     runfolder.write_status(
         folder, state="crashed", phase="crashed", exit_code=rc,
-        message=f"The run crashed: {_describe_exit(rc)}. The log is kept; resume continues from the last checkpoint.",
+        message=crash_message(rc),
     )
     return "crashed"
+
+
+def crash_message(rc: int | None) -> str:
+    return f"The run crashed: {processes.describe_exit(rc)}. The log is kept; resume continues from the last checkpoint."
 
 
 def list_runs() -> list[RunStatus]:
@@ -247,12 +175,12 @@ def list_runs() -> list[RunStatus]:
 
 def read_log(run: str, lines: int = 40) -> list[str]:
     """The last ``lines`` lines of the run's train.log."""
-    return runfolder.tail_log(_folder(run), lines)
+    return runfolder.tail_log(run_folder(run), lines)
 
 
 def follow_log(run: str, poll_s: float = 0.5, start: int = 0) -> Iterator[str]:
     """Yield train.log lines (from byte ``start``) as they are written, until the run has ended."""
-    path = _folder(run) / runfolder.LOG
+    path = run_folder(run) / runfolder.LOG
     pos = start
     pending = b""
     while True:
@@ -275,7 +203,7 @@ def follow_log(run: str, poll_s: float = 0.5, start: int = 0) -> Iterator[str]:
 
 def results(run: str) -> dict:
     """A run's final documents for the history and Evaluate pages: ``{"eval": ..., "train": ...}``."""
-    folder = _folder(run)
+    folder = run_folder(run)
     return {"eval": runfolder.read_json(folder / runfolder.EVAL_RESULTS),
             "train": runfolder.read_json(folder / runfolder.TRAIN_RESULTS)}
 
@@ -284,7 +212,7 @@ def utterance_audio(run: str, clip_id: str) -> bytes | None:
     """WAV bytes of an evaluated clip (from the run's dataset), or None when the clip is gone."""
     from voxstudio import dataset as dataset_mod
 
-    config = runfolder.read_json(_folder(run) / runfolder.CONFIG, {}) or {}
+    config = runfolder.read_json(run_folder(run) / runfolder.CONFIG, {}) or {}
     try:
         ds = dataset_mod.Dataset.open(config.get("dataset", ""))
         path = ds.audio_path(clip_id)
@@ -366,7 +294,7 @@ def start(run: str) -> RunStatus:
         raise ValueError(f"Run '{run}' has already finished; start a new run to train again.")
     if st.state in RESUMABLE_STATES:
         raise ValueError(f"Run '{run}' is {st.state}; use resume to continue it.")
-    ensure_supervisor()
+    _ensure_supervisor()
     return status(run)
 
 
@@ -385,23 +313,11 @@ def resume(run: str) -> RunStatus:
         raise ValueError(f"Run '{run}' already succeeded; there is nothing to resume.")
     runfolder.write_status(st.folder, state="queued", phase="queued", resume=True, queued_at=time.time(),
                            exit_code=None, message="Waiting to resume from the last checkpoint.")
-    ensure_supervisor()
+    _ensure_supervisor()
     return status(run)
 
 
 # ----- stopping -----
-def _signal(job: dict, sig: int) -> bool:
-    """Signal the trainer's process group, only if the recorded process is still the trainer."""
-    alive, _ = _alive(job)
-    if not alive:
-        return False
-    try:
-        os.killpg(job["pid"], sig)  # own session: the process group id is the trainer's pid
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def stop(run: str, grace_s: float = DEFAULT_GRACE_S, wait: bool = True) -> RunStatus:
     """Cancel a queued run, or SIGTERM a running one (it checkpoints and exits) and SIGKILL it after
     ``grace_s``. With ``wait=False`` it returns at once; the deadline is then enforced by whoever next
@@ -424,7 +340,7 @@ def stop(run: str, grace_s: float = DEFAULT_GRACE_S, wait: bool = True) -> RunSt
     now = time.time()
     job.update(stop_requested_at=now, stop_deadline=now + grace_s)
     runfolder.write_json_atomic(job_path, job)
-    _signal(job, signal.SIGTERM)
+    processes.signal_group(job, signal.SIGTERM)
     if not wait:
         return status(run)
     while time.time() < now + grace_s:
@@ -432,7 +348,7 @@ def stop(run: str, grace_s: float = DEFAULT_GRACE_S, wait: bool = True) -> RunSt
         if st.state != "running":
             return st
         time.sleep(POLL_S)
-    _signal(job, signal.SIGKILL)
+    processes.signal_group(job, signal.SIGKILL)
     for _ in range(int(10 / POLL_S)):
         st = status(run)
         if st.state != "running":
@@ -441,151 +357,19 @@ def stop(run: str, grace_s: float = DEFAULT_GRACE_S, wait: bool = True) -> RunSt
     return st
 
 
-# ----- launching (done by the supervisor) -----
-def _package_root() -> str:
-    return str(Path(__file__).resolve().parent.parent)
+def _ensure_supervisor() -> None:
+    from voxstudio import supervisor  # imported here: it builds on this module
 
-
-def child_env() -> dict:
-    """Environment for the supervisor and trainers: inherited (HF_TOKEN included) plus absolute paths."""
-    env = dict(os.environ)
-    env["VOXSTUDIO_HOME"] = str(workspace.home())
-    env["TRACKIO_DIR"] = str(workspace.trackio_dir())
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH", "")) if p)
-    return env
-
-
-def trainer_argv(folder: Path, resume: bool = False) -> list[str]:
-    """The trainer command for a run folder (never carries a secret)."""
-    override = os.environ.get(TRAINER_CMD_ENV)
-    base = shlex.split(override) if override else [sys.executable, "-m", "voxstudio.train"]
-    return base + [str(folder)] + (["--resume"] if resume else [])
-
-
-def launch(run: str) -> RunStatus:
-    """Start the trainer of a queued run now, detached in its own session (the supervisor calls this)."""
-    folder = _folder(run)
-    st = runfolder.read_status(folder)
-    resume_flag = bool(st.get("resume"))
-    launch_id = uuid.uuid4().hex
-    argv = trainer_argv(folder, resume_flag)
-    runfolder.write_status(folder, state="running", phase="starting", launch_id=launch_id,
-                           started_at=time.time(), message="Starting the trainer…")
-    with open(folder / runfolder.LOG, "ab") as log:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        log.write(f"=== voxstudio: {'resuming' if resume_flag else 'starting'} run {run} at {stamp} ===\n".encode())
-        log.flush()
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    env=child_env(), start_new_session=True, close_fds=True)
-        except OSError as exc:
-            runfolder.write_status(folder, state="failed", phase="failed",
-                                   message=f"Could not start the trainer: {exc}")
-            return status(run)
-    _children[proc.pid] = proc
-    runfolder.write_json_atomic(folder / runfolder.JOB, {
-        "launch_id": launch_id, "pid": proc.pid, "proc_start": process_start_time(proc.pid),
-        "started_at": time.time(), "argv": argv, "resume": resume_flag,
-    })
-    return status(run)
-
-
-def _lock_path() -> Path:
-    return workspace.runs_dir() / SUPERVISOR_LOCK
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-
-
-def supervisor_running() -> bool:
-    fd = os.open(_lock_path(), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        if _try_lock(fd):
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return False
-        return True
-    finally:
-        os.close(fd)
-
-
-def ensure_supervisor() -> int | None:
-    """Launch the queue supervisor unless one is already running; returns the new supervisor's pid."""
-    if supervisor_running():
-        return None  # it re-checks the queue before exiting, so it will pick up what was just queued
-    runs = workspace.runs_dir()
-    with open(runs / SUPERVISOR_LOG, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "voxstudio.jobs", "--supervise"],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                env=child_env(), start_new_session=True, close_fds=True)
-    _children[proc.pid] = proc
-    return proc.pid
-
-
-def _next_queued() -> RunStatus | None:
-    queued = [s for s in list_runs() if s.state == "queued"]
-    return min(queued, key=lambda s: (s.queued_at, s.created_at, s.run)) if queued else None
-
-
-def _wait_while_running(run: str) -> None:
-    """Wait for the run to end; if it crashed, add the exit code that only its parent can know."""
-    while status(run).state == "running":
-        time.sleep(POLL_S)
-    folder = _folder(run)
-    proc = _children.get((runfolder.read_json(folder / runfolder.JOB, {}) or {}).get("pid"))
-    if proc is None:
-        return
-    try:
-        rc = proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        return
-    st = runfolder.read_status(folder)
-    if st.get("state") == "crashed" and st.get("exit_code") is None:
-        runfolder.write_status(
-            folder, exit_code=rc,
-            message=f"The run crashed: {_describe_exit(rc)}. The log is kept; "
-                    "resume continues from the last checkpoint.",
-        )
-
-
-def supervise() -> int:
-    """Run queued runs one at a time, oldest first, until the queue is empty (one supervisor per home)."""
-    fd = os.open(_lock_path(), os.O_RDWR | os.O_CREAT, 0o644)
-    if not _try_lock(fd):
-        return 0
-    runfolder.write_json_atomic(workspace.runs_dir() / SUPERVISOR_INFO,
-                                {"pid": os.getpid(), "proc_start": process_start_time(os.getpid())})
-    while True:
-        running = [s for s in list_runs() if s.state == "running"]
-        if running:  # e.g. launched by a previous supervisor that was killed: wait for it
-            _wait_while_running(running[0].run)
-            continue
-        nxt = _next_queued()
-        if nxt is None:
-            # Release, then look once more: a run queued while we held the lock is not lost.
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            if _next_queued() is None or not _try_lock(fd):
-                os.close(fd)
-                return 0
-            continue
-        print(f"supervisor: launching {nxt.run}", flush=True)
-        launch(nxt.run)
-        _wait_while_running(nxt.run)
-        print(f"supervisor: {nxt.run} ended as {status(nxt.run).state}", flush=True)
+    supervisor.ensure()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m voxstudio.jobs")
-    parser.add_argument("--supervise", action="store_true", help="run the training queue until it is empty")
-    args = parser.parse_args(argv)
-    if args.supervise:
-        return supervise()
-    parser.print_help()
+    """``python -m voxstudio.jobs --supervise``: run the queue in the foreground (same as the supervisor)."""
+    from voxstudio import supervisor
+
+    if "--supervise" in (sys.argv[1:] if argv is None else argv):
+        return supervisor.supervise()
+    print("usage: python -m voxstudio.jobs --supervise", file=sys.stderr)
     return 2
 
 

@@ -1,0 +1,153 @@
+"""The training queue's supervisor (stdlib only): launches queued runs one at a time, oldest first.
+
+Why a separate process: the next queued run must start when the previous one ends even if no browser is
+open and the studio was restarted. ``jobs.start`` launches ``python -m voxstudio.supervisor`` in its own
+session; it holds ``runs/.supervisor.lock`` (so at most one exists per data home), starts each trainer
+detached in its own session with stdout+stderr appended to ``train.log``, waits for it, and exits when
+the queue is empty. Secrets never go on argv: HF_TOKEN reaches the trainer only through the environment.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from voxstudio import jobs, processes, runfolder, workspace
+
+TRAINER_CMD_ENV = "VOXSTUDIO_TRAINER_CMD"  # test hook: a stand-in trainer command (run dir is appended)
+LOCK = ".supervisor.lock"
+INFO = ".supervisor.json"
+LOG = ".supervisor.log"
+REAP_WAIT_S = 10.0
+
+
+def child_env() -> dict:
+    """Environment for the supervisor and trainers: inherited (HF_TOKEN included) plus absolute paths."""
+    env = dict(os.environ)
+    env["VOXSTUDIO_HOME"] = str(workspace.home())
+    env["TRACKIO_DIR"] = str(workspace.trackio_dir())
+    env["PYTHONUNBUFFERED"] = "1"
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def trainer_argv(folder: Path, resume: bool = False) -> list[str]:
+    """The trainer command for a run folder (never carries a secret)."""
+    override = os.environ.get(TRAINER_CMD_ENV)
+    base = shlex.split(override) if override else [sys.executable, "-m", "voxstudio.train"]
+    return base + [str(folder)] + (["--resume"] if resume else [])
+
+
+def launch(run: str) -> jobs.RunStatus:
+    """Start the trainer of a queued run now, detached in its own session; record pid + start time."""
+    folder = jobs.run_folder(run)
+    resume = bool(runfolder.read_status(folder).get("resume"))
+    launch_id = uuid.uuid4().hex
+    argv = trainer_argv(folder, resume)
+    runfolder.write_status(folder, state="running", phase="starting", launch_id=launch_id,
+                           started_at=time.time(), message="Starting the trainer…")
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    with open(folder / runfolder.LOG, "ab") as log:
+        log.write(f"=== voxstudio: {'resuming' if resume else 'starting'} run {run} at {stamp} ===\n".encode())
+    try:
+        proc = processes.spawn(argv, folder / runfolder.LOG, child_env())
+    except OSError as exc:
+        runfolder.write_status(folder, state="failed", phase="failed", message=f"Could not start the trainer: {exc}")
+        return jobs.status(run)
+    runfolder.write_json_atomic(folder / runfolder.JOB, {
+        "launch_id": launch_id, "pid": proc.pid, "proc_start": processes.start_time(proc.pid),
+        "started_at": time.time(), "argv": argv, "resume": resume,
+    })
+    return jobs.status(run)
+
+
+def _lock_path() -> Path:
+    return workspace.runs_dir() / LOCK
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def is_running() -> bool:
+    """Whether a supervisor holds this data home's lock."""
+    fd = os.open(_lock_path(), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if _try_lock(fd):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        return True
+    finally:
+        os.close(fd)
+
+
+def ensure() -> int | None:
+    """Launch the supervisor unless one is already running; returns the new supervisor's pid."""
+    if is_running():
+        return None  # it re-checks the queue before exiting, so it picks up what was just queued
+    proc = processes.spawn([sys.executable, "-m", "voxstudio.supervisor"], workspace.runs_dir() / LOG,
+                           child_env())
+    return proc.pid
+
+
+def _next_queued() -> jobs.RunStatus | None:
+    queued = [s for s in jobs.list_runs() if s.state == "queued"]
+    return min(queued, key=lambda s: (s.queued_at, s.created_at, s.run)) if queued else None
+
+
+def _wait_while_running(run: str) -> None:
+    """Wait for the run to end; if it crashed, add the exit code that only its parent can know."""
+    while jobs.status(run).state == "running":
+        time.sleep(jobs.POLL_S)
+    folder = jobs.run_folder(run)
+    proc = processes.children.get((runfolder.read_json(folder / runfolder.JOB, {}) or {}).get("pid"))
+    if proc is None:
+        return
+    try:
+        rc = proc.wait(timeout=REAP_WAIT_S)
+    except subprocess.TimeoutExpired:
+        return
+    st = runfolder.read_status(folder)
+    if st.get("state") == "crashed" and st.get("exit_code") is None:
+        runfolder.write_status(folder, exit_code=rc, message=jobs.crash_message(rc))
+
+
+def supervise() -> int:
+    """Run queued runs one at a time, oldest first, until the queue is empty (one supervisor per home)."""
+    fd = os.open(_lock_path(), os.O_RDWR | os.O_CREAT, 0o644)
+    if not _try_lock(fd):
+        return 0
+    runfolder.write_json_atomic(workspace.runs_dir() / INFO,
+                                {"pid": os.getpid(), "proc_start": processes.start_time(os.getpid())})
+    while True:
+        running = [s for s in jobs.list_runs() if s.state == "running"]
+        if running:  # e.g. launched by a previous supervisor that was killed: wait for it
+            _wait_while_running(running[0].run)
+            continue
+        nxt = _next_queued()
+        if nxt is None:
+            # Release, then look once more: a run queued while we held the lock is not lost.
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            if _next_queued() is None or not _try_lock(fd):
+                os.close(fd)
+                return 0
+            continue
+        print(f"supervisor: launching {nxt.run}", flush=True)
+        launch(nxt.run)
+        _wait_while_running(nxt.run)
+        print(f"supervisor: {nxt.run} ended as {jobs.status(nxt.run).state}", flush=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(supervise())
