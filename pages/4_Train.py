@@ -21,6 +21,7 @@ HISTORY = 20
 WATCH_KEY = "train_watch"
 
 ui.page_setup(4, "4 · Train")
+jobs.resume_queue()  # queued runs left behind by a restart start again, one at a time
 
 
 def gpu_memory_gb() -> tuple[float | None, str]:

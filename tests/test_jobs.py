@@ -15,7 +15,7 @@ import time
 import pytest
 from jobs_helpers import STANDIN_CMD, cleanup_home, pid_alive, raw_state, wait_for, wait_raw
 
-from voxstudio import jobs, processes, runfolder, supervisor
+from voxstudio import jobs, processes, runfolder, supervisor, workspace
 from voxstudio.config import new_config
 
 TOKEN = "hf_" + "Zq7" * 12
@@ -91,6 +91,26 @@ def test_fifo_queue_runs_one_at_a_time_without_anyone_watching(standin, monkeypa
         wait_raw(name, "succeeded")
     order = (standin / "order.txt").read_text().split("\n")
     assert order[:6] == ["start q1", "end q1", "start q2", "end q2", "start q3", "end q3"]
+
+
+def test_queue_survives_a_killed_supervisor(standin, monkeypatch):
+    """A studio restart (or a killed supervisor) neither stops the running trainer nor loses the queue."""
+    monkeypatch.setenv("STANDIN_STEP_S", "0.05")
+    jobs.submit(cfg("first", steps=30))
+    wait_for("first", "running", step_at_least=2)
+    info = runfolder.read_json(workspace.runs_dir() / supervisor.INFO)
+    os.kill(info["pid"], signal.SIGKILL)  # the supervisor this test started
+    deadline = time.time() + 10
+    while supervisor.is_running():
+        assert time.time() < deadline
+        time.sleep(0.05)
+    jobs.create_run(cfg("second", steps=3))  # queued while no supervisor runs
+    assert jobs.status("first").state == "running"  # the trainer lives on in its own session
+    assert jobs.resume_queue() is True  # what the Train page does on every render
+    wait_raw("second", "succeeded")
+    assert raw_state("first") == "succeeded"
+    order = (standin / "order.txt").read_text().split("\n")
+    assert order[:4] == ["start first", "end first", "start second", "end second"]
 
 
 def test_killed_trainer_is_crashed_keeps_log_and_resumes(standin, monkeypatch):

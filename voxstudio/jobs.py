@@ -249,8 +249,8 @@ def preflight(cfg) -> list[str]:
 
 def _refuse_secrets(data: dict) -> None:
     text = repr(data)
-    token = os.environ.get("HF_TOKEN")
-    if TOKEN_RE.search(text) or (token and token in text):
+    token = (os.environ.get("HF_TOKEN") or "").strip()
+    if TOKEN_RE.search(text) or (len(token) >= 8 and token in text):
         raise ValueError("These run settings contain what looks like a Hub token; tokens never go into a run.")
 
 
@@ -355,6 +355,17 @@ def stop(run: str, grace_s: float = DEFAULT_GRACE_S, wait: bool = True) -> RunSt
             break
         time.sleep(POLL_S)
     return st
+
+
+def resume_queue() -> bool:
+    """After a reboot or a killed supervisor, queued runs wait: relaunch the supervisor if any do.
+
+    Cheap (one lock probe), so the Train page calls it on every render. Returns True if runs are queued.
+    """
+    if not any(s.state == "queued" for s in list_runs()):
+        return False
+    _ensure_supervisor()
+    return True
 
 
 def _ensure_supervisor() -> None:
