@@ -78,3 +78,40 @@ def run_space_app(space_dir: Path, hub: HubServer, clip: Path, *, model_id: str,
     lines = [line for line in proc.stdout.splitlines() if line.startswith("PROBE")]
     assert proc.returncode == 0 and lines, f"app probe failed (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     return json.loads(lines[-1][len("PROBE"):])
+
+
+def space_env(hub: HubServer, space_dir: Path, variables: dict[str, str], secrets: dict[str, str]) -> dict:
+    """The environment a Space process gets: its variables and secrets, the Hub endpoint, nothing of ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "VOXSTUDIO_"))}
+    env.update(HF_ENDPOINT=hub.endpoint, HF_HOME=str(space_dir.parent / "hf-home"), GRADIO_ANALYTICS_ENABLED="False",
+               HF_HUB_DISABLE_TELEMETRY="1", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
+    env.update(variables)
+    env.update(secrets)
+    return env
+
+
+def launch_space_app(space_dir: Path, env: dict, timeout: float = 240):
+    """Start ``python app.py`` like the Space runtime does; return (process, url) once it answers HTTP."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**env, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+    log = open(space_dir.parent / "space-app.log", "wb")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=space_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError("the Space app exited:\n" + (space_dir.parent / "space-app.log").read_text())
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise AssertionError("the Space app did not answer in time:\n" + (space_dir.parent / "space-app.log").read_text())

@@ -1,0 +1,184 @@
+"""Pages 6 (Publish) and 7 (Try) through Streamlit's AppTest: empty workspace, finished runs, a real push and
+Space deploy against the local Hub server, and a real clip transcribed by the base and fine-tuned models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import support_runs
+from conftest import ROOT
+from hubserver import HubServer
+from streamlit.testing.v1 import AppTest
+
+from voxstudio import space
+
+finished_runs = support_runs.finished_runs  # fixtures: trained tiny runs (session) and a private copy
+runs_home = support_runs.runs_home
+
+TIMEOUT = 180
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    """A running local Hub server that the studio talks to (HF_ENDPOINT), with no ambient token."""
+    with HubServer() as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+        monkeypatch.setenv("VOXSTUDIO_HUB_BACKOFF_S", "0.01")
+        yield server
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    for kind in (at.success, at.info, at.warning, at.error, at.subheader):
+        parts += [str(e.value) for e in kind]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    return "\n".join(parts)
+
+
+def rerun(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def button(at: AppTest, key: str):
+    return next(b for b in at.button if b.key == key)
+
+
+# ------------------------------------------------------------------------------------------------ Publish
+
+
+def test_publish_without_token_asks_for_one(home, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    at = page("6_Publish.py")
+    assert "Paste a token with **write** access" in texts(at)
+    assert at.text_input(key="pub_token").proto.type == at.text_input(key="pub_token").proto.PASSWORD
+
+
+def test_publish_with_a_token_on_an_empty_workspace(home, hub):
+    at = page("6_Publish.py")
+    at.text_input(key="pub_token").input(HubServer.WRITE_TOKEN)
+    rerun(at)
+    shown = texts(at)
+    assert "Signed in as **alice**" in shown
+    assert "No finished training run yet" in shown
+
+
+def test_publish_with_a_bad_token_says_so_and_stops(home, hub):
+    at = page("6_Publish.py")
+    at.text_input(key="pub_token").input("hf_wrong_token_0000000000000000")
+    rerun(at)
+    assert any("token was refused" in e.value for e in at.error)
+    assert not [w for w in at.selectbox if w.key == "pub_run"]
+
+
+def test_publish_lists_files_pushes_and_deploys(runs_home, hub, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", HubServer.WRITE_TOKEN)  # the token comes from the environment here
+    at = page("6_Publish.py")
+    assert "from HF_TOKEN" in texts(at)
+    at.selectbox(key="pub_run").select("pub-full")
+    rerun(at)
+    assert [o for o in at.radio(key="pub_artifact").options] == ["Full fine-tuned model"]
+    at.text_input(key="pub_repo_full").input("my-voice")
+    rerun(at)
+    button(at, "pub_prepare").click()
+    rerun(at)
+    table = at.dataframe[0].value
+    files = dict(zip(table["file"], table["size"]))
+    assert {"README.md", "config.json", "model.safetensors"} <= set(files)
+    assert not any("optimizer" in f or "checkpoint" in f for f in files)
+    assert "will be uploaded to `alice/my-voice` (private)" in texts(at)
+
+    button(at, "pub_push").click()
+    rerun(at)
+    assert not at.error, [e.value for e in at.error]
+    assert "Published: [alice/my-voice]" in texts(at)
+    staged = runs_home.home / "cache" / "exports" / "pub-full-full"
+    pushed = hub.files("alice/my-voice")
+    assert sorted(pushed) == sorted(files)
+    for name, data in pushed.items():
+        assert data == (staged / name).read_bytes(), f"{name} did not arrive byte-exact"
+    assert hub.repo("alice/my-voice").private
+
+    at.selectbox(key="pub_hardware").select("cpu-upgrade")
+    button(at, "pub_deploy").click()
+    rerun(at)
+    # the model is private: the Space needs a read token, and the page will not hand it the write token
+    assert any("needs a token to read it" in e.value for e in at.error)
+    assert not [k for k in hub.repos if k[0] == "space"]
+    at.text_input(key="pub_read_token").input(HubServer.READ_TOKEN)
+    button(at, "pub_deploy").click()
+    rerun(at)
+    assert not at.error, [e.value for e in at.error]
+    assert f"{hub.endpoint}/spaces/alice/my-voice-demo" in texts(at)
+    repo = hub.repo("alice/my-voice-demo", "space")
+    assert repo.sdk == "gradio" and repo.hardware == "cpu-upgrade"
+    assert sorted(hub.files("alice/my-voice-demo", "space")) == sorted(space.SPACE_FILES)
+    assert repo.variables["HF_MODEL_ID"]["value"] == "alice/my-voice"
+    assert {k: v["value"] for k, v in repo.secrets.items()} == {"HF_TOKEN": HubServer.READ_TOKEN}
+    assert HubServer.WRITE_TOKEN.encode() not in hub.sent_bytes()
+    for path in runs_home.home.rglob("*"):  # staged exports, cards, run folders: no token anywhere on disk
+        if path.is_file():
+            data = path.read_bytes()
+            assert HubServer.WRITE_TOKEN.encode() not in data and HubServer.READ_TOKEN.encode() not in data, path
+
+
+def test_publish_private_model_demo_needs_a_read_token_and_dataset_push(runs_home, hub):
+    at = page("6_Publish.py")
+    at.text_input(key="pub_token").input(HubServer.WRITE_TOKEN)
+    rerun(at)
+    at.selectbox(key="pub_run").select("pub-lora")
+    rerun(at)
+    at.radio(key="pub_artifact").set_value("adapter")
+    at.toggle(key="pub_with_dataset").set_value(True)
+    rerun(at)
+    button(at, "pub_prepare").click()
+    rerun(at)
+    button(at, "pub_push").click()
+    rerun(at)
+    assert not at.error, [e.value for e in at.error]
+    assert "adapter_config.json" in hub.files("alice/pub-lora")
+    assert any(p.endswith(".parquet") for p in hub.files("alice/pub-voice", "dataset"))
+    card = hub.files("alice/pub-lora")["README.md"].decode()
+    assert "alice/pub-voice" in card  # the card names the dataset that was pushed with it
+    # an adapter on the built-in tiny base cannot run in a Space: the page says to publish the merged model
+    button(at, "pub_deploy").click()
+    rerun(at)
+    assert any("merged model" in e.value for e in at.error)
+    assert not [k for k in hub.repos if k[0] == "space"]
+
+
+# ------------------------------------------------------------------------------------------------ Try
+
+
+def test_try_on_an_empty_workspace_points_to_training(home):
+    at = page("7_Try.py")
+    assert "No finished training run yet" in texts(at)
+
+
+def test_try_transcribes_an_uploaded_clip_with_both_models(runs_home):
+    text, wav = next(iter(sorted(runs_home.train_texts.items())))
+    at = page("7_Try.py")
+    at.selectbox(key="try_run").select("pub-full")
+    at.selectbox(key="try_language").select("en")
+    rerun(at)
+    at.file_uploader(key="try_upload").upload(Path(wav).name, Path(wav).read_bytes(), "audio/wav")
+    rerun(at)
+    button(at, "try_go").click()
+    rerun(at)
+    assert not at.error, [e.value for e in at.error]
+    assert [s.value for s in at.subheader] == ["Base model", "Fine-tuned model"]
+    answers = [m.value for m in at.markdown if m.value.startswith("> ")]
+    assert len(answers) == 2
+    assert answers[1] == f"> {text}", "the memorising tiny run must say its training clip exactly"
+    assert answers[0] != answers[1]
+    assert sum(1 for c in at.caption if c.value.endswith(" s") or " s · " in c.value) >= 2  # timings
