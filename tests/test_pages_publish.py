@@ -182,3 +182,17 @@ def test_try_transcribes_an_uploaded_clip_with_both_models(runs_home):
     assert answers[1] == f"> {text}", "the memorising tiny run must say its training clip exactly"
     assert answers[0] != answers[1]
     assert sum(1 for c in at.caption if c.value.endswith(" s") or " s · " in c.value) >= 2  # timings
+
+
+def test_try_transcribes_a_recording(runs_home):
+    text, wav = sorted(runs_home.train_texts.items())[-1]
+    at = page("7_Try.py")
+    at.selectbox(key="try_run").select("pub-full")
+    at.selectbox(key="try_language").select("en")
+    at.audio_input(key="try_record").upload("recording.wav", Path(wav).read_bytes())
+    rerun(at)
+    button(at, "try_go").click()
+    rerun(at)
+    assert not at.error, [e.value for e in at.error]
+    answers = [m.value for m in at.markdown if m.value.startswith("> ")]
+    assert answers[1] == f"> {text}"
