@@ -71,7 +71,7 @@ with_dataset = st.toggle("Also push the dataset (your recordings)", value=False,
                          disabled=not summary["dataset"])
 dataset_repo = None
 if with_dataset:
-    dataset_name = st.text_input("Dataset repo name", value=f"{summary['dataset']}", key="pub_dataset_repo")
+    dataset_name = st.text_input("Dataset repo name", value=f"{repo_id.split('/')[-1]}-data", key="pub_dataset_repo")
     try:
         dataset_repo = hub.resolve_repo_id(dataset_name, who=account)
     except ValueError as exc:

@@ -147,9 +147,9 @@ def test_publish_private_model_demo_needs_a_read_token_and_dataset_push(runs_hom
     rerun(at)
     assert not at.error, [e.value for e in at.error]
     assert "adapter_config.json" in hub.files("alice/pub-lora")
-    assert any(p.endswith(".parquet") for p in hub.files("alice/pub-voice", "dataset"))
+    assert any(p.endswith(".parquet") for p in hub.files("alice/pub-lora-data", "dataset"))
     card = hub.files("alice/pub-lora")["README.md"].decode()
-    assert "alice/pub-voice" in card  # the card names the dataset that was pushed with it
+    assert "alice/pub-lora-data" in card  # the card names the dataset that was pushed with it
     # an adapter on the built-in tiny base cannot run in a Space: the page says to publish the merged model
     button(at, "pub_deploy").click()
     rerun(at)
