@@ -121,3 +121,13 @@ def test_hub_validate_yaml_accepts_the_cards(hub_server):  # noqa: F811
         api._validate_yaml(card.render_model_card(facts=facts, artifact=artifact), repo_type="model")
     with pytest.raises(ValueError, match="Invalid metadata"):
         api._validate_yaml("---\nlanguage: [1]\nmodel-index: {}\n---\n", repo_type="model")
+
+
+def test_no_held_out_set_is_said_plainly():
+    """When the trainer had to measure WER on its training clips, the card never calls them held-out."""
+    facts = {**FULL_FACTS, "results": {**FULL_FACTS["results"], "held_out": False}}
+    text = card.render_model_card(facts=facts)
+    assert "held-out clips" not in text and "no held-out set" in text
+    assert "Fine-tuned WER on its own training clips: 6.2 %" in text
+    split = card.parse_front_matter(text)["model-index"][0]["results"][0]["dataset"]["split"]
+    assert split == "train"

@@ -56,6 +56,21 @@ def percent(value) -> str:
     return "n/a" if value is None else f"{100 * float(value):.1f} %"
 
 
+def duration_text(minutes) -> str:
+    """'21.4 minutes', '1 minute', '48 seconds' or 'an unknown amount' (None)."""
+    if minutes is None:
+        return "an unknown amount"
+    minutes = float(minutes)
+    if minutes < 1:
+        seconds = round(minutes * 60)
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return "1 minute" if round(minutes, 1) == 1 else f"{minutes:.1f} minutes"
+
+
+def plural(n, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def consent_sentence(consent: dict | None) -> str:
     """The dataset's consent record as one sentence for a card ('' when none was recorded)."""
     if not consent or not consent.get("given"):
@@ -100,7 +115,9 @@ def run_facts(run_dir: str | Path, *, artifact: str = "adapter", repo_id: str | 
         "results": {
             "baseline": evals.get("baseline") or {},
             "finetuned": evals.get("finetuned") or {},
-            "utterances": len(evals.get("utterances") or []),
+            "utterances": len(evals.get("utterances") or []) if isinstance(evals.get("utterances"), list)
+            else int(evals.get("utterances") or 0),
+            "held_out": not evals.get("note"),  # the trainer notes when it had to measure on training clips
         },
         "consent": consent,
         "trackio_url": results.get("trackio_url") or status.get("trackio_url"),
@@ -132,8 +149,8 @@ def _data_facts(cfg: dict, results: dict, evals: dict) -> dict:
         if not train or not held:  # the trainer then measures on the training clips (see evaluate.select_clips)
             train, held = clips, list(clips)
         facts.update(train_clips=len(train), eval_clips=len(held) or facts["eval_clips"],
-                     train_minutes=round(sum(c.duration_s for c in train) / 60, 1),
-                     eval_minutes=round(sum(c.duration_s for c in held) / 60, 1),
+                     train_minutes=round(sum(c.duration_s for c in train) / 60, 3),
+                     eval_minutes=round(sum(c.duration_s for c in held) / 60, 3),
                      speakers=max(1, len({c.speaker for c in train + held})))
         if not facts["languages"]:
             facts["languages"] = sorted({c.language for c in train + held})
@@ -164,7 +181,9 @@ def model_card_metadata(facts: dict) -> dict:
     tags += {"adapter": ["lora", "peft"], "merged": ["lora", "merged"], "full": ["full-fine-tune"]}[artifact]
     meta["tags"] = tags
     metrics = []
-    finetuned = (facts.get("results") or {}).get("finetuned") or {}
+    results = facts.get("results") or {}
+    finetuned = results.get("finetuned") or {}
+    held_out = results.get("held_out", True)
     for key, name in (("wer", "WER"), ("cer", "CER")):
         if finetuned.get(key) is not None:
             metrics.append({"type": key, "value": round(100 * float(finetuned[key]), 2), "name": f"{name} (%)"})
@@ -174,8 +193,9 @@ def model_card_metadata(facts: dict) -> dict:
             "name": facts.get("repo_id") or facts.get("run_name"),
             "results": [{
                 "task": {"type": PIPELINE_TAG, "name": "Automatic Speech Recognition"},
-                "dataset": {"name": f"{facts.get('dataset_name') or dataset_id} (held-out split)",
-                            "type": dataset_id, "split": "test"},
+                "dataset": {"name": f"{facts.get('dataset_name') or dataset_id} "
+                                    f"({'held-out split' if held_out else 'training clips'})",
+                            "type": dataset_id, "split": "test" if held_out else "train"},
                 "metrics": metrics,
             }],
         }]
@@ -236,6 +256,7 @@ def render_model_card(run_dir: str | Path | None = None, *, facts: dict | None =
     base = facts.get("base_model") or ""
     res = facts.get("results") or {}
     base_res, tuned = res.get("baseline") or {}, res.get("finetuned") or {}
+    held_out = res.get("held_out", True)
     data = {"train_minutes": None, "train_clips": None, "eval_clips": 0, "eval_minutes": None, "speakers": 1,
             **(facts.get("data") or {})}
     cfg = facts.get("config") or {}
@@ -247,8 +268,9 @@ def render_model_card(run_dir: str | Path | None = None, *, facts: dict | None =
     title = facts.get("repo_id") or facts.get("run_name")
     lang_text = ", ".join(language_name(code) for code in languages) or "the dataset's languages"
     summary = (f"A speech recognizer fine-tuned from {'`' + base + '`' if base else 'Voxtral'} on "
-               f"{data['train_minutes'] if data['train_minutes'] is not None else 'a few'} minutes of one "
-               f"person's recorded speech in {lang_text}, with voxstudio. Fine-tuned WER on held-out clips: "
+               f"{duration_text(data['train_minutes'])} of one "
+               f"person's recorded speech in {lang_text}, with voxstudio. Fine-tuned WER on "
+               f"{'held-out clips' if held_out else 'its own training clips'}: "
                f"{percent(tuned.get('wer'))} (base model: {percent(base_res.get('wer'))}).")
     if data.get("speakers", 1) != 1:
         summary = summary.replace("one person's", f"{data['speakers']} people's")
@@ -260,7 +282,11 @@ def render_model_card(run_dir: str | Path | None = None, *, facts: dict | None =
         repo_id=facts.get("repo_id") or "your-name/your-model",
         languages=languages, languages_text=lang_text,
         example_language=languages[0] if len(languages) == 1 else (languages[0] if languages else "en"),
-        data=data, dataset_repo=facts.get("dataset_repo"), dataset_name=facts.get("dataset_name") or "",
+        data=data, train_duration=duration_text(data["train_minutes"]),
+        eval_duration=None if data["eval_minutes"] is None else duration_text(data["eval_minutes"]),
+        train_clips=plural(data["train_clips"], "clip") if data["train_clips"] is not None else "unknown clips",
+        eval_clips=plural(data["eval_clips"], "clip"), utterances=plural(res.get("utterances") or 0, "utterance"),
+        held_out=held_out, dataset_repo=facts.get("dataset_repo"), dataset_name=facts.get("dataset_name") or "",
         results={"baseline_wer": percent(base_res.get("wer")), "baseline_cer": percent(base_res.get("cer")),
                  "finetuned_wer": percent(tuned.get("wer")), "finetuned_cer": percent(tuned.get("cer")),
                  "utterances": res.get("utterances") or 0},
