@@ -172,3 +172,12 @@ def test_push_dataset_with_audio_column_and_card(hub_env, home, clips, tmp_path)
     on_disk = {c.text: ds.audio_path(c).read_bytes() for c in ds.clips()}
     assert len(rows) == len(on_disk) == 7
     assert all(row["audio"]["bytes"] == on_disk[row["text"]] for row in rows)
+
+
+def test_fine_grained_token_without_write_access(hub_env, tmp_path):
+    from hubserver import Token
+
+    hub_env.tokens["hf_fineGRAINED000000000000000000"] = Token("alice", "fineGrained")
+    make_folder(tmp_path / "out")
+    with pytest.raises(hub.HubError, match="fine-grained token may not write to 'alice/x'"):
+        hub.push_folder(tmp_path / "out", "x", "hf_fineGRAINED000000000000000000")

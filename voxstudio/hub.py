@@ -269,6 +269,9 @@ def explain(exc: BaseException, what: str, *, repo_id: str | None = None, who: A
     if status in (401, 403, 404) and repo_id and who is not None:
         if who.role == "read":
             return HubError(f"This token can only read; create a token with write access at {TOKENS_URL}.")
+        if who.role == "fineGrained":
+            return HubError(f"Your fine-grained token may not write to{target}, or the name is taken by someone "
+                            "else; grant it write access to that namespace or choose another name.")
         return HubError(f"The name{target} is taken by a repository you can't write to; choose another name.")
     if status == 401:
         return HubError(f"The Hugging Face token was refused (invalid or expired); create a new one at "
