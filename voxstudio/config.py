@@ -321,6 +321,7 @@ def to_training_arguments(cfg: RunConfig, output_dir: str | Path, *, report_to: 
         eval_strategy="no",  # WER evaluation is generation-based and run by our own callback
         dataloader_num_workers=0,
         disable_tqdm=True,
+        use_cpu=not cuda,
         ddp_backend="gloo" if not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
         ddp_find_unused_parameters=False,
         push_to_hub=False,

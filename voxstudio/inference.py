@@ -101,15 +101,28 @@ class Transcriber:
 
     @torch.inference_mode()
     def transcribe(self, audio, sampling_rate: int = SAMPLING_RATE, language: str | None = "en",
-                   max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> TranscriptionResult:
-        """Greedy transcription; ``language=None`` means "auto" (no language hint in the prompt)."""
+                   max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, should_stop=None) -> TranscriptionResult:
+        """Greedy transcription; ``language=None`` means "auto" (no language hint in the prompt).
+
+        ``should_stop``: optional callable checked between generated tokens (a stop request ends early).
+        """
         start = time.perf_counter()
         wave = load_audio_array(audio, sampling_rate)
         inputs = build_prompt(self.processor, wave, language)
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
         inputs["input_features"] = inputs["input_features"].to(self.dtype)
+        extra = {}
+        if should_stop is not None:
+            from transformers import StoppingCriteria, StoppingCriteriaList
+
+            class _Stop(StoppingCriteria):
+                def __call__(self, input_ids, scores, **kwargs):
+                    return torch.full((input_ids.shape[0],), bool(should_stop()), dtype=torch.bool,
+                                      device=input_ids.device)
+
+            extra["stopping_criteria"] = StoppingCriteriaList([_Stop()])
         out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                  pad_token_id=self.pad_id)
+                                  pad_token_id=self.pad_id, **extra)
         new = out[0, inputs["input_ids"].shape[1]:].tolist()
         stopped = bool(new) and new[-1] in self.eos_ids
         if stopped:
@@ -224,7 +237,9 @@ def load_transcriber(model: str, base_model: str | None = None, device=None,
         except Exception as exc:  # noqa: BLE001
             raise ModelLoadError(f"could not load the LoRA adapter {model!r} onto {base!r}: {exc}") from exc
         _check_adapter_loaded(net, model)
-        processor_source = model if _has_processor(model) else base
+        # The adapter folder's own processor files would be read without the base config (and load the wrong
+        # tokenizer class); the adapter never changes the tokenizer, so take it from the base.
+        processor_source = base
     else:
         net = _load_full(model, dtype)
         processor_source = model
@@ -233,19 +248,6 @@ def load_transcriber(model: str, base_model: str | None = None, device=None,
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"could not load the processor (tokenizer) from {processor_source!r}: {exc}") from exc
     return Transcriber(net.to(dev), processor, dev, model)
-
-
-def _has_processor(model: str) -> bool:
-    folder = Path(model)
-    if folder.is_dir():
-        return (folder / "processor_config.json").exists() or any(folder.glob("*tekken*.json"))
-    try:
-        from huggingface_hub import hf_hub_download
-
-        hf_hub_download(model, "processor_config.json")
-        return True
-    except Exception:  # noqa: BLE001
-        return False
 
 
 def read_adapter_base(folder: str | Path) -> str | None:

@@ -40,8 +40,8 @@ class Counts:
 
 
 def _counts(ref: str, hyp: str, chars: bool) -> Counts:
-    ref_units = list(ref.replace(" ", "")) if chars else ref.split()
-    hyp_units = list(hyp.replace(" ", "")) if chars else hyp.split()
+    ref_units = list(ref) if chars else ref.split()
+    hyp_units = list(hyp) if chars else hyp.split()
     if not ref_units:
         return Counts(len(hyp_units), 0)
     if not hyp_units:
@@ -60,7 +60,7 @@ def wer(reference: str, hypothesis: str, language: str | None = None) -> float:
 
 
 def cer(reference: str, hypothesis: str, language: str | None = None) -> float:
-    """Character error rate over the normalised text (spaces ignored)."""
+    """Character error rate over the normalised text (single spaces count, as in jiwer)."""
     return _counts(normalize(reference, language), normalize(hypothesis, language), chars=True).rate
 
 

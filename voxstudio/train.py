@@ -175,14 +175,30 @@ def make_callback(run_dir: Path, cfg: RunConfig, processor, eval_refs, baseline_
             per = (time.time() - self.t0 - self.eval_s) / done
             return round(per * (state.max_steps - state.global_step), 1)
 
-        def evaluate(self, model, state) -> None:
+        def evaluate(self, model, state) -> bool:
+            """WER on the eval clips (sharded over ranks); returns False when a stop interrupted it."""
             t = time.time()
             status(run_dir, phase="evaluating", message=f"measuring WER at step {state.global_step}")
             was_training = model.training
             transcriber = Transcriber(model, processor, next(model.parameters()).device, "training")
-            with torch.no_grad():
-                rows = transcribe_clips(transcriber, eval_refs, cfg.max_new_tokens, should_stop=lambda: Stop.requested)
+            world = int(os.environ.get("WORLD_SIZE", "1"))
+            complete = True
+            try:
+                with torch.no_grad():  # each rank transcribes its share; every rank runs the same collectives
+                    rows = transcribe_clips(transcriber, eval_refs[rank()::world], cfg.max_new_tokens,
+                                            should_stop=lambda: Stop.requested)
+            except Interrupted:
+                rows, complete = [], False
             model.train(was_training)
+            if world > 1:
+                shares = [None] * world
+                torch.distributed.all_gather_object(shares, (complete, rows))
+                complete = all(c for c, _ in shares)
+                order = {r.clip_id: i for i, r in enumerate(eval_refs)}
+                rows = sorted((r for _, share in shares for r in share), key=lambda r: order[r["clip_id"]])
+            self.eval_s += time.time() - t
+            if not complete or not is_main():
+                return complete
             s = summarize(rows)
             self.last_rows = rows
             log(f"step {state.global_step}: WER {s['wer']:.3f} CER {s['cer']:.3f} on {s['n']} clips")
@@ -194,33 +210,38 @@ def make_callback(run_dir: Path, cfg: RunConfig, processor, eval_refs, baseline_
                 runfolder.write_json_atomic(run_dir / "best.json", {"step": state.global_step, **s, "rows": rows})
             else:
                 self.bad_evals += 1
-            self.eval_s += time.time() - t
             status(run_dir, phase="training", best_wer=self.best if self.best < math.inf else None,
                    last_wer=s["wer"], message="training")
+            return True
 
         def on_step_end(self, args, state, control, model=None, **kw):
             step = state.global_step
-            if Stop.requested:
+            stop, early = Stop.requested, False
+            if not stop and eval_refs and (step % cfg.eval_every == 0 or step == state.max_steps):
+                keep = control.should_log  # Trainer.log() clears it: every rank must still gather the loss
+                stop = not self.evaluate(model, state)
+                control.should_log = keep
+                early = bool(cfg.early_stopping_patience) and self.bad_evals >= cfg.early_stopping_patience
+            if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every rank takes the same decision
+                flags = torch.tensor([int(stop or Stop.requested), int(early)])
+                torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
+                stop, early = bool(flags[0]), bool(flags[1])
+            if stop:
                 self.stopped = True
                 control.should_save = True
                 control.should_training_stop = True
                 log(f"stop requested: saving a checkpoint at step {step}")
                 return control
-            if is_main() and eval_refs and (step % cfg.eval_every == 0 or step == state.max_steps):
-                try:
-                    self.evaluate(model, state)
-                except Interrupted:
-                    self.stopped, control.should_save, control.should_training_stop = True, True, True
-                    return control
-                if cfg.early_stopping_patience and self.bad_evals >= cfg.early_stopping_patience:
-                    log(f"early stopping: no WER improvement in {self.bad_evals} evaluations")
-                    control.should_training_stop = True
+            if early:
+                log(f"early stopping: no WER improvement in {cfg.early_stopping_patience} evaluations")
+                control.should_training_stop = True
             now = time.time()
-            if now - self.t_last >= STATUS_EVERY_S or step == state.max_steps:
+            if is_main() and (now - self.t_last >= STATUS_EVERY_S or step == state.max_steps):
                 self.t_last = now
-                status(run_dir, step=step, total_steps=state.max_steps, loss=self.loss, eta_s=self._eta(state))
-                log(f"step {step}/{state.max_steps} loss {self.loss if self.loss is not None else float('nan'):.4f}"
-                    f" eta {self._eta(state) or 0:.0f}s")
+                eta = self._eta(state)
+                status(run_dir, step=step, total_steps=state.max_steps, loss=self.loss, eta_s=eta)
+                loss = f"{self.loss:.4f}" if self.loss is not None else "…"
+                log(f"step {step}/{state.max_steps} loss {loss} eta {eta or 0:.0f}s")
             return control
 
     return RunCallback()

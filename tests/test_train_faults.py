@@ -1,0 +1,106 @@
+"""Trainer faults a user can cause: too little data, a wrong model, offline Hub, Stop at any time, resume.
+
+Every case runs the real ``python -m voxstudio.train`` process and checks what the user sees: the exit
+code, status.json's state and message, and the run folder.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+from train_helpers import english_rows, make_dataset, make_run, run_trainer, trainer_cmd, trainer_env
+
+from voxstudio import runfolder
+from voxstudio.dataset import Dataset
+
+pytestmark = pytest.mark.slow
+
+
+def _wait_for(run_dir, predicate, timeout=120.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        status = runfolder.read_status(run_dir)
+        if predicate(status):
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"status never matched; last: {runfolder.read_status(run_dir)}; log: "
+                         f"{(run_dir / runfolder.LOG).read_text()[-2000:]}")
+
+
+def _start(run_dir, resume=False):
+    log = open(run_dir / runfolder.LOG, "ab")
+    return subprocess.Popen(trainer_cmd(run_dir, resume), stdout=log, stderr=subprocess.STDOUT, env=trainer_env())
+
+
+@pytest.mark.parametrize("n_clips", [0, 1])
+def test_too_few_clips_fails_with_a_clear_message(home, n_clips):
+    if n_clips:
+        make_dataset("small", english_rows(1))
+    else:
+        Dataset.create("small", languages=["en"])
+    run = make_run("few", "small")
+    assert run_trainer(run).returncode == 1
+    status = runfolder.read_status(run)
+    assert status["state"] == "failed"
+    assert f"has {n_clips} clip(s)" in status["message"] and "record at least 2" in status["message"]
+    assert not (run / runfolder.OUTPUT).exists()
+
+
+def test_missing_model_path_fails_naming_the_path(home):
+    make_dataset("two", english_rows(2))
+    run = make_run("nopath", "two", base_model="/no/such/voxtral-folder")
+    assert run_trainer(run).returncode == 1
+    status = runfolder.read_status(run)
+    assert status["state"] == "failed"
+    assert "/no/such/voxtral-folder does not exist" in status["message"]
+
+
+def test_unreachable_hub_id_offline_says_how_to_use_a_local_copy(home):
+    make_dataset("two", english_rows(2))
+    run = make_run("offline", "two", base_model="nobody-here/voxtral-missing", method="lora")
+    assert run_trainer(run, HF_HUB_OFFLINE="1").returncode == 1
+    message = runfolder.read_status(run)["message"]
+    assert "nobody-here/voxtral-missing" in message and "offline" in message and "local folder" in message
+
+
+def test_stop_during_baseline_evaluation_ends_stopped_with_exit_0(home):
+    make_dataset("proof", english_rows(4))
+    # The random tiny model never says EOS, so a long generation budget makes the baseline take a while.
+    run = make_run("stop-baseline", "proof", eval_fraction=0.0, max_new_tokens=2000, max_steps=5)
+    proc = _start(run)
+    _wait_for(run, lambda s: s.get("phase") == "baseline")
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    status = runfolder.read_status(run)
+    assert status["state"] == "stopped" and "resume" in status["message"]
+    assert "baseline: WER" not in (run / runfolder.LOG).read_text()
+
+
+def test_stop_during_training_saves_a_checkpoint_and_resume_finishes(home):
+    make_dataset("proof", english_rows(4))
+    run = make_run("stop-resume", "proof", eval_fraction=0.0, max_steps=60, eval_every=1000, max_new_tokens=4)
+    proc = _start(run)
+    _wait_for(run, lambda s: (s.get("step") or 0) >= 5 and s.get("phase") == "training")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    status = runfolder.read_status(run)
+    assert status["state"] == "stopped"
+    checkpoints = sorted((run / runfolder.CHECKPOINTS).glob("checkpoint-*"))
+    assert checkpoints, "a stopped run keeps a checkpoint"
+    stopped_at = int(checkpoints[-1].name.split("-")[1])
+    assert 5 <= stopped_at < 60
+
+    assert run_trainer(run, resume=True).returncode == 0
+    log = (run / runfolder.LOG).read_text()
+    assert f"resuming from {checkpoints[-1]}" in log
+    assert log.count("baseline: WER") == 1  # the baseline is measured once, reused on resume
+    status = runfolder.read_status(run)
+    assert status["state"] == "succeeded" and status["step"] == 60
+    results = json.loads((run / runfolder.TRAIN_RESULTS).read_text())
+    assert results["global_step"] == 60
+    assert (run / runfolder.OUTPUT / "model.safetensors").exists()
