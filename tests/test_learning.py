@@ -148,3 +148,23 @@ def test_two_process_cpu_data_parallel_run_trains_and_only_rank0_writes(proof_ho
     assert (run / runfolder.OUTPUT / "model.safetensors").exists()
     leftovers = [p.name for p in run.iterdir() if p.name.startswith(".") or p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+def test_evaluate_run_and_its_command_report_the_finetuned_wer(full_run):
+    import subprocess
+    import sys
+
+    from train_helpers import trainer_env
+
+    from voxstudio.evaluate import evaluate_run
+
+    result = evaluate_run(full_run, "eval", device="cpu")
+    assert result["n"] == 8 and result["wer"] <= 0.125 and "training clips" in result["note"]
+    assert {"reference", "hypothesis", "wer", "cer", "stopped_by_eos"} <= set(result["utterances"][0])
+    proc = subprocess.run([sys.executable, "-m", "voxstudio.evaluate", "--run", "proof-full", "--split", "train",
+                           "--json"], capture_output=True, text=True, env=trainer_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["split"] == "train"
+    missing = subprocess.run([sys.executable, "-m", "voxstudio.evaluate", "--run", "nope"], capture_output=True,
+                             text=True, env=trainer_env(), timeout=300)
+    assert missing.returncode == 1 and "error:" in missing.stderr
