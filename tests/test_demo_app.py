@@ -6,12 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import support_runs
 from hubserver import HubServer
 from space_models import build_adapter, push_folder, run_space_app
 
 from voxstudio import space
 
 pytestmark = pytest.mark.slow
+
+finished_runs = support_runs.finished_runs  # fixtures: trained tiny runs (session) and a private copy
+runs_home = support_runs.runs_home
 
 CLIP = Path(__file__).parent / "fixtures" / "speech" / "clips" / "en" / "stp_nevermind.wav"
 
@@ -92,3 +96,14 @@ def test_private_model_without_a_token_is_an_error_not_a_fallback(tmp_path, hub,
     assert seen["text"] is None
     assert "Could not load the fine-tuned model alice/tiny-merged" in seen["load_error"]
 
+
+
+def test_demo_runs_a_merged_export_of_a_trained_lora_run(tmp_path, hub, runs_home):
+    from voxstudio import export, inference
+
+    merged = export.export_run(runs_home.lora.name, tmp_path / "merged", merge=True, repo_id="alice/voice-merged")
+    assert not (merged / "adapter_config.json").exists()
+    push_folder(hub, merged, "alice/voice-merged", private=True)
+    expected = inference.load_transcriber(str(merged)).transcribe(str(CLIP), language="en").text
+    seen = run_space_app(space_dir(tmp_path, "alice/voice-merged"), hub, CLIP, model_id="alice/voice-merged")
+    assert seen["load_error"] is None and seen["text"] == expected
