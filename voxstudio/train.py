@@ -65,7 +65,10 @@ def relaunch_distributed(cfg: RunConfig, run_dir: Path, resume: bool) -> int:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
            "-m", "voxstudio.train", str(run_dir)] + (["--resume"] if resume else [])
     log(f"launching {n} processes: {' '.join(cmd[1:])}")
-    proc = subprocess.Popen(cmd)
+    env = dict(os.environ)
+    if not torch.cuda.is_available():  # share the cores between the CPU ranks instead of oversubscribing
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // n))
+    proc = subprocess.Popen(cmd, env=env)
     signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGTERM))
     return proc.wait()
 
@@ -260,7 +263,7 @@ def train(run_dir: Path, resume: bool) -> int:
         if code != 0 and final not in runfolder.FINAL_STATES:
             status(run_dir, state="failed", message=f"distributed launch exited with code {code}")
         return 0 if final == "stopped" else code
-    os.environ.setdefault("TRACKIO_DIR", str(workspace.trackio_dir()))
+    os.environ["TRACKIO_DIR"] = str(workspace.trackio_dir())  # before trackio is imported (by the Trainer)
     cuda = torch.cuda.is_available()
     bf16 = cuda and torch.cuda.is_bf16_supported()
     status(run_dir, state="running", phase="loading", step=0, message="loading data and model",
