@@ -103,3 +103,14 @@ def test_feature_cache_is_reused_and_keyed_by_text_and_language(processor, clips
     item = third[2]
     assert item["labels"][-1] == 2 and np.asarray(item["input_features"]).shape == (1, 128, 3000)
     assert third.lengths == [len(third[i]["input_ids"]) for i in range(3)]
+
+
+def test_regional_language_tags_prompt_with_the_base_language_and_auto_has_no_hint(processor, clips):
+    from voxstudio.audio import load_audio
+
+    audio = load_audio(clips[0]["path"])
+    en = build_prompt(processor, audio, "en")["input_ids"][0].tolist()
+    assert build_prompt(processor, audio, "en-GB")["input_ids"][0].tolist() == en
+    auto = build_prompt(processor, audio, None)["input_ids"][0].tolist()
+    assert build_prompt(processor, audio, "auto")["input_ids"][0].tolist() == auto
+    assert auto[-2:] == [4, 34]  # [/INST][TRANSCRIBE]: no "lang:xx" hint

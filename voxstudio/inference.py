@@ -68,8 +68,16 @@ def load_audio_array(audio, sampling_rate: int = SAMPLING_RATE) -> np.ndarray:
     return _resample(np.ascontiguousarray(data, dtype=np.float32), sr)
 
 
+def prompt_language(language: str | None) -> str | None:
+    """The ISO 639-1 code the prompt takes: 'en-GB' / 'pt_BR' → 'en' / 'pt'; None or 'auto' → None."""
+    if not language or language.lower() == "auto":
+        return None
+    return re.split(r"[-_]", language.strip())[0].lower()
+
+
 def build_prompt(processor, audio: np.ndarray, language: str | None):
     """Prompt ``<s>[INST][BEGIN_AUDIO][AUDIO]×375·k[/INST]lang:xx[TRANSCRIBE]`` + features (k 30 s chunks)."""
+    language = prompt_language(language)
     return processor.apply_transcription_request(
         language=language, audio=audio, model_id=MODEL_ID_FOR_PROMPT, sampling_rate=SAMPLING_RATE,
         format="wav",
@@ -130,7 +138,8 @@ class Transcriber:
         raw = self.processor.tokenizer.decode(new, skip_special_tokens=True)
         announced, text = split_language(raw)
         return TranscriptionResult(text=text, n_tokens=len(new) + int(stopped), stopped_by_eos=stopped,
-                                   seconds=time.perf_counter() - start, language=language or announced)
+                                   seconds=time.perf_counter() - start,
+                                   language=prompt_language(language) or announced)
 
 
 def _pick_device(device) -> torch.device:
