@@ -91,15 +91,25 @@ def build_home(home: Path, full_steps: int = FULL_STEPS) -> None:
     _train(home, FULL_RUN, method="full", max_steps=full_steps, eval_fraction=0.0)
 
 
+_BUILT: dict[str, Path] = {}  # one trained home per process, however many modules import the fixture
+
+
 @pytest.fixture(scope="session")
 def finished_runs(tmp_path_factory) -> Path:
-    """The session's trained home (read-only by convention: tests use ``runs_home``, a private copy)."""
+    """The session's trained home (read-only by convention: tests use ``runs_home``, a private copy).
+
+    A fixture imported into several test modules is a separate fixture in each, so the home is kept in
+    a module-level cache and trained only once per test session.
+    """
+    if "home" in _BUILT:
+        return _BUILT["home"]
     cache = os.environ.get("VOXSTUDIO_RUNS_CACHE")
     home = Path(cache) / "runs" if cache else tmp_path_factory.mktemp("runs") / "home"
     if not (home / "runs" / FULL_RUN / "output").is_dir():
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
         build_home(home)
+    _BUILT["home"] = home
     return home
 
 

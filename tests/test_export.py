@@ -61,6 +61,17 @@ def test_merged_export_loads_as_a_plain_voxtral_equal_to_base_plus_adapter(runs_
         assert torch.allclose(value, ref_state[key], atol=1e-6), key
     meta = card.parse_front_matter((out / "README.md").read_text())
     assert meta["library_name"] == "transformers" and "merged" in meta["tags"]
+    # The processor files are the trained ones, byte for byte (a re-saved Mistral tokenizer would lose
+    # tekken.json), and the merged folder transcribes exactly like base + adapter.
+    assert "tokenizer.json" not in names
+    assert (out / "tekken.json").read_bytes() == (runs_home.lora / "output" / "tekken.json").read_bytes()
+    from voxstudio.inference import load_transcriber
+
+    wav = sorted(runs_home.train_texts.values())[0]
+    merged_text = load_transcriber(str(out), device="cpu").transcribe(wav, max_new_tokens=16).text
+    adapter_text = load_transcriber(str(runs_home.lora / "output"), base_model=str(tiny_path()),
+                                    device="cpu").transcribe(wav, max_new_tokens=16).text
+    assert merged_text == adapter_text
 
 
 def test_full_export_copies_the_trained_model(runs_home, tmp_path):  # noqa: F811

@@ -27,6 +27,10 @@ from voxstudio import card, runfolder
 PUBLISHED = ("*.safetensors", "*.safetensors.index.json", "config.json", "generation_config.json",
              "adapter_config.json", "processor_config.json", "preprocessor_config.json", "tokenizer*.json",
              "special_tokens_map.json", "chat_template.*", "tekken.json", "*.model", "VOXSTUDIO_TINY")
+# The processor (tokenizer + feature extractor) files, copied byte for byte: loading and re-saving a Mistral
+# tokenizer would write tokenizer.json instead of tekken.json, which apply_transcription_request needs.
+PROCESSOR = ("processor_config.json", "preprocessor_config.json", "tekken.json", "tokenizer*.json",
+             "special_tokens_map.json", "chat_template.*", "*.model")
 NEVER = ("optimizer*", "scheduler*", "rng_state*", "trainer_state.json", "training_args.bin", "*.pt", "*.pth",
          "*.ckpt", "*.bin", "checkpoint-*")
 DEFAULT_SHARD = "2GB"
@@ -81,6 +85,7 @@ def export_run(run: str | Path, out_dir: str | Path, merge: bool = False, *, rep
         source = run_dir / runfolder.OUTPUT
         if artifact == "adapter":
             dtype = _copy_published(source, tmp)
+            _copy_processor(source, cfg.get("base_model", ""), tmp)
             _point_adapter_at_hub_base(tmp, cfg.get("base_model", ""))
         elif artifact == "merged":
             dtype = _merge(source, cfg, tmp, max_shard_size)
@@ -137,14 +142,36 @@ def _base_dtype(source: str):
     return dtype if isinstance(dtype, torch.dtype) else torch.float32
 
 
-def _save_model(model, processor_source: Path, dest: Path, max_shard_size: str) -> str:
-    from transformers import AutoProcessor
+def _processor_files(folder: Path) -> list[Path]:
+    return [p for p in sorted(folder.iterdir()) if p.is_file() and any(fnmatch.fnmatch(p.name, pat)
+                                                                      for pat in PROCESSOR)]
 
+
+def _copy_processor(output: Path, base: str, dest: Path) -> None:
+    """The processor files from the run's output, or else from the base model (local folder or Hub cache)."""
+    files = _processor_files(output)
+    if not any(p.name in ("tekken.json", "processor_config.json") for p in files):
+        from voxstudio.tiny import resolve_model
+
+        base = resolve_model(base)
+        folder = Path(base)
+        if not folder.is_dir():
+            from huggingface_hub import snapshot_download
+
+            folder = Path(snapshot_download(base, allow_patterns=list(PROCESSOR)))
+        files = _processor_files(folder)
+    if not files:
+        raise ValueError(f"No processor (tokenizer) files found in {output} or in the base model {base}.")
+    for path in files:
+        shutil.copy2(path, dest / path.name)
+
+
+def _save_model(model, output: Path, base: str, dest: Path, max_shard_size: str) -> str:
     model.save_pretrained(dest, max_shard_size=max_shard_size)
-    AutoProcessor.from_pretrained(str(processor_source)).save_pretrained(dest)
     for path in list(dest.iterdir()):
         if path.is_file() and not _publishable(path.name):
             path.unlink()
+    _copy_processor(output, base, dest)
     return str(next(p.dtype for p in model.parameters())).replace("torch.", "")
 
 
@@ -159,16 +186,19 @@ def _merge(source: Path, cfg: dict, dest: Path, max_shard_size: str) -> str:
     model = VoxtralForConditionalGeneration.from_pretrained(base, dtype=dtype)
     merged = PeftModel.from_pretrained(model, str(source)).merge_and_unload()
     merged = merged.to(dtype)
-    return _save_model(merged, source, dest, max_shard_size)
+    return _save_model(merged, source, cfg.get("base_model", ""), dest, max_shard_size)
 
 
 def _full(source: Path, cfg: dict, dest: Path, max_shard_size: str) -> str:
     from voxstudio.tiny import resolve_model
 
-    dtype = _base_dtype(resolve_model(cfg.get("base_model", "")))
+    base = resolve_model(cfg.get("base_model", ""))
+    dtype = _base_dtype(base)
     if str(dtype).replace("torch.", "") == (_saved_dtype(source) or "float32"):
-        return _copy_published(source, dest) or str(dtype).replace("torch.", "")
+        copied = _copy_published(source, dest) or str(dtype).replace("torch.", "")
+        _copy_processor(source, cfg.get("base_model", ""), dest)
+        return copied
     from transformers import VoxtralForConditionalGeneration
 
     model = VoxtralForConditionalGeneration.from_pretrained(str(source), dtype=dtype)
-    return _save_model(model, source, dest, max_shard_size)
+    return _save_model(model, source, cfg.get("base_model", ""), dest, max_shard_size)
