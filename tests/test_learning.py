@@ -168,3 +168,17 @@ def test_evaluate_run_and_its_command_report_the_finetuned_wer(full_run):
     missing = subprocess.run([sys.executable, "-m", "voxstudio.evaluate", "--run", "nope"], capture_output=True,
                              text=True, env=trainer_env(), timeout=300)
     assert missing.returncode == 1 and "error:" in missing.stderr
+
+
+def test_trackio_holds_loss_and_wer_series_for_the_charts(full_run, proof_home):
+    import sqlite3
+
+    db = proof_home / "trackio" / "proof.db"  # project = dataset name, under $VOXSTUDIO_HOME/trackio
+    with sqlite3.connect(db) as conn:
+        rows = [json.loads(m) for (m,) in conn.execute(
+            "SELECT metrics FROM metrics WHERE run_name = ? ORDER BY id", ("proof-full",))]
+    losses = [r["train/loss"] for r in rows if "train/loss" in r]
+    wers = [(r["train/global_step"], r["eval/wer"]) for r in rows if "eval/wer" in r]
+    assert len(losses) >= 250 and losses[-1] < losses[0] / 10
+    assert wers[0][1] >= 1.0  # the baseline (random model) comes first, at step 0
+    assert [s for s, _ in wers] == [0, 100, 200, 300] and wers[-1][1] == 0.0
