@@ -64,7 +64,10 @@ def transcribe_clips(transcriber, refs: list[ClipRef], max_new_tokens: int, shou
     for ref in refs:
         if should_stop is not None and should_stop():
             raise Interrupted()
-        out = transcriber.transcribe(ref.path, language=ref.language, max_new_tokens=max_new_tokens)
+        out = transcriber.transcribe(ref.path, language=ref.language, max_new_tokens=max_new_tokens,
+                                     should_stop=should_stop)
+        if should_stop is not None and should_stop():
+            raise Interrupted()
         rows.append({
             "clip_id": ref.clip_id, "reference": ref.text, "hypothesis": out.text, "language": ref.language,
             "wer": scoring.wer(ref.text, out.text, ref.language), "cer": scoring.cer(ref.text, out.text, ref.language),
