@@ -104,3 +104,16 @@ def test_stop_during_training_saves_a_checkpoint_and_resume_finishes(home):
     results = json.loads((run / runfolder.TRAIN_RESULTS).read_text())
     assert results["global_step"] == 60
     assert (run / runfolder.OUTPUT / "model.safetensors").exists()
+
+
+def test_out_of_memory_message_names_the_settings_to_lower():
+    import torch
+
+    from voxstudio.config import RunConfig
+    from voxstudio.train import failure_message
+
+    oom = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    message = failure_message(oom, RunConfig(dataset="d", batch_size=8))
+    assert message.startswith("out of memory") and "batch size (now 8)" in message
+    assert "gradient checkpointing" in message and "LoRA" in message
+    assert failure_message(RuntimeError("boom\ndetails"), RunConfig(dataset="d")) == "RuntimeError: boom"

@@ -357,6 +357,14 @@ def train(run_dir: Path, resume: bool) -> int:
     return 0
 
 
+def failure_message(exc: BaseException, cfg: RunConfig) -> str:
+    """One readable line for status.json; out-of-memory names the settings to lower."""
+    text = str(exc)
+    if "out of memory" in text.lower() or type(exc).__name__ == "OutOfMemoryError":
+        return OOM_HINT.format(bs=cfg.batch_size)
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m voxstudio.train", description="Train one voxstudio run.")
     parser.add_argument("run_dir", type=Path)
@@ -377,12 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"error: {exc}")
         return 1
     except Exception as exc:  # noqa: BLE001 - every failure must reach status.json with a readable message
-        text = str(exc)
-        if "out of memory" in text.lower() or type(exc).__name__ == "OutOfMemoryError":
-            cfg = RunConfig.load(run_dir / runfolder.CONFIG)
-            message = OOM_HINT.format(bs=cfg.batch_size)
-        else:
-            message = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+        message = failure_message(exc, RunConfig.load(run_dir / runfolder.CONFIG))
         status(run_dir, state="failed", phase="failed", message=message)
         import traceback
 
