@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from hubserver import HubServer, hub_server  # noqa: F401 - fixture
 from support_runs import finished_runs, runs_home  # noqa: F401 - fixtures
 
@@ -14,6 +15,8 @@ from voxstudio import card, export
 
 ROOT = __import__("conftest").ROOT
 TRAINING_STATE = ("optimizer", "scheduler", "rng_state", "trainer_state", "training_args", "checkpoint")
+
+pytestmark = pytest.mark.slow  # trains tiny runs (once per session) and runs subprocesses
 
 
 def cli(*argv, token: str | None = HubServer.WRITE_TOKEN, endpoint: str | None = None, home=None):

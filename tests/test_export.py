@@ -11,6 +11,8 @@ from voxstudio import card, export, runfolder
 
 TRAINING_STATE = ("optimizer", "scheduler", "rng_state", "trainer_state", "training_args", "checkpoint")
 
+pytestmark = pytest.mark.slow  # trains tiny runs (once per session) and runs subprocesses
+
 
 def assert_no_training_state(folder):
     names = [p.relative_to(folder).as_posix() for p in folder.rglob("*")]

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hubserver import HubServer, Token
 from support_runs import finished_runs, runs_home  # noqa: F401 - fixtures
 
@@ -24,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET = "hf_SECRETtoken0123456789abcdef"
 READ_SECRET = "hf_READONLYtoken0123456789abcdef"
 NEEDLES = (SECRET.encode(), b"SECRETtoken0123456789")
+
+pytestmark = pytest.mark.slow  # trains tiny runs (once per session) and runs subprocesses
 
 
 def grep_tree(folder: Path) -> list[str]:
