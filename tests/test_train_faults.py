@@ -83,7 +83,7 @@ def test_stop_during_baseline_evaluation_ends_stopped_with_exit_0(home):
 
 def test_stop_during_training_saves_a_checkpoint_and_resume_finishes(home):
     make_dataset("proof", english_rows(4))
-    run = make_run("stop-resume", "proof", eval_fraction=0.0, max_steps=60, eval_every=1000, max_new_tokens=4)
+    run = make_run("stop-resume", "proof", eval_fraction=0.0, max_steps=30, eval_every=1000, max_new_tokens=4)
     proc = _start(run)
     _wait_for(run, lambda s: (s.get("step") or 0) >= 5 and s.get("phase") == "training")
     proc.send_signal(signal.SIGTERM)
@@ -93,16 +93,16 @@ def test_stop_during_training_saves_a_checkpoint_and_resume_finishes(home):
     checkpoints = sorted((run / runfolder.CHECKPOINTS).glob("checkpoint-*"))
     assert checkpoints, "a stopped run keeps a checkpoint"
     stopped_at = int(checkpoints[-1].name.split("-")[1])
-    assert 5 <= stopped_at < 60
+    assert 5 <= stopped_at < 30
 
     assert run_trainer(run, resume=True).returncode == 0
     log = (run / runfolder.LOG).read_text()
     assert f"resuming from {checkpoints[-1]}" in log
     assert log.count("baseline: WER") == 1  # the baseline is measured once, reused on resume
     status = runfolder.read_status(run)
-    assert status["state"] == "succeeded" and status["step"] == 60
+    assert status["state"] == "succeeded" and status["step"] == 30
     results = json.loads((run / runfolder.TRAIN_RESULTS).read_text())
-    assert results["global_step"] == 60
+    assert results["global_step"] == 30
     assert (run / runfolder.OUTPUT / "model.safetensors").exists()
 
 

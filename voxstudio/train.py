@@ -161,6 +161,10 @@ def make_callback(run_dir: Path, cfg: RunConfig, processor, eval_refs, baseline_
 
         def on_train_begin(self, args, state, control, **kw):
             self.t0, self.start_step = time.time(), state.global_step
+            best = runfolder.read_json(run_dir / "best.json", None) if state.global_step > 0 else None
+            if best and best.get("step", 0) <= state.global_step and (run_dir / runfolder.CHECKPOINTS / BEST_DIR).exists():
+                # resumed: the best checkpoint saved before the stop still counts
+                self.best, self.best_step, self.best_rows = best["wer"], best["step"], best["rows"]
             if self.trainer is not None and baseline_rows and state.global_step == 0:
                 b = summarize(baseline_rows)
                 self.trainer.log({"eval_wer": b["wer"], "eval_cer": b["cer"]})
