@@ -20,7 +20,7 @@ from audio_helpers import (
     write_variant,
 )
 
-from voxstudio import audio
+from voxstudio import analysis, audio
 
 FFMPEG = shutil.which("ffmpeg")
 
@@ -167,32 +167,32 @@ def test_write_wav_is_16bit_pcm_mono_and_atomic(tmp_path):
 
 def test_analyze_reports_levels_and_silence_of_real_clips(clips):
     for row in clips:
-        stats = audio.analyze(audio.load_audio(row["path"]), 16000)
+        stats = analysis.analyze(audio.load_audio(row["path"]), 16000)
         assert abs(stats.peak_dbfs - row["peak_dbfs"]) < 1.0
         assert abs(stats.rms_dbfs - row["rms_dbfs"]) < 1.0
         assert stats.clipped_ratio == 0.0
         assert stats.speech_ratio > 0.2, row["audio_path"]  # fr/stp_silence.wav is the spoken word "silence"
-    tone = audio.analyze(room_tone(2.0), 16000)
+    tone = analysis.analyze(room_tone(2.0), 16000)
     assert tone.speech_ratio < 0.1
-    assert audio.analyze(clipped_speech(), 16000).clipped_ratio > 0.01
+    assert analysis.analyze(clipped_speech(), 16000).clipped_ratio > 0.01
 
 
 def test_leading_silence_is_measured_and_trimmed_with_a_margin():
     voice = speech()
     padded = np.concatenate([speech_room_tone(1.5), voice, speech_room_tone(1.5)])
-    before, after = audio.analyze(voice), audio.analyze(padded)
+    before, after = analysis.analyze(voice), analysis.analyze(padded)
     assert after.lead_silence_s == pytest.approx(1.5 + before.lead_silence_s, abs=0.1)
     assert after.trail_silence_s == pytest.approx(1.5 + before.trail_silence_s, abs=0.1)
-    trimmed = audio.trim_silence(padded, 16000, margin_s=0.3)
+    trimmed = analysis.trim_silence(padded, 16000, margin_s=0.3)
     assert trimmed.size / 16000 == pytest.approx(before.speech_s + 0.6, abs=0.1)
     # all of the speech survives the trim: the voiced span of the original is inside the trimmed clip
     span = voice[int(before.lead_silence_s * 16000): int((before.duration_s - before.trail_silence_s) * 16000)]
     hits = np.flatnonzero(trimmed[: trimmed.size - span.size + 1] == span[0])
     assert any(np.array_equal(trimmed[i: i + span.size], span) for i in hits)
     tone = room_tone(1.0)
-    np.testing.assert_array_equal(audio.trim_silence(tone, 16000), tone)  # no speech: nothing cut
+    np.testing.assert_array_equal(analysis.trim_silence(tone, 16000), tone)  # no speech: nothing cut
 
 
 def test_digital_silence_is_recognised():
-    assert audio.is_digital_silence(np.zeros(16000, np.float32))
-    assert not audio.is_digital_silence(room_tone(1.0))
+    assert analysis.is_digital_silence(np.zeros(16000, np.float32))
+    assert not analysis.is_digital_silence(room_tone(1.0))

@@ -22,7 +22,7 @@ from dataset_io_sources import (
 )
 
 from voxstudio import audio as vaudio
-from voxstudio import dataset_io
+from voxstudio import dataset_export, dataset_io
 from voxstudio.dataset import Dataset
 
 
@@ -196,16 +196,16 @@ def test_round_trip_is_lossless(home, tmp_path, fmt):
     dataset_io.import_source(first, audiofolder(tmp_path / "src"))
     out = tmp_path / "out"
     if fmt == "jsonl":
-        source = dataset_io.export_jsonl(first, out)
+        source = dataset_export.export_jsonl(first, out)
         assert source.name == "manifest.jsonl"
         row = json.loads(source.read_text().splitlines()[0])
         assert set(row) >= {"audio_path", "text", "language", "speaker"}
         assert not Path(row["audio_path"]).is_absolute()
     elif fmt == "audiofolder":
-        source = dataset_io.export_audiofolder(first, out)
+        source = dataset_export.export_audiofolder(first, out)
         assert set(json.loads((out / "metadata.jsonl").read_text().splitlines()[0])) >= {"file_name", "text"}
     else:
-        data = dataset_io.export_zip(first)
+        data = dataset_export.export_zip(first)
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             assert {"metadata.jsonl", "manifest.jsonl"} <= set(zf.namelist())
             assert len([n for n in zf.namelist() if n.startswith("audio/")]) == 4
@@ -227,7 +227,7 @@ def test_export_refuses_a_folder_that_is_not_empty(home, tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("mine")
     with pytest.raises(ValueError, match="not an empty folder"):
-        dataset_io.export_jsonl(ds, tmp_path / "out")
+        dataset_export.export_jsonl(ds, tmp_path / "out")
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep.txt"]
 
 
@@ -236,7 +236,7 @@ def test_to_hf_dataset_has_undecoded_audio_that_soundfile_reads(home, tmp_path):
 
     ds = _new(languages=("en", "fr"))
     dataset_io.import_source(ds, seed_manifest(tmp_path / "src"), speaker="bob")
-    hf = dataset_io.to_hf_dataset(ds)
+    hf = dataset_export.to_hf_dataset(ds)
     feature = hf.features["audio"]
     assert isinstance(feature, datasets.Audio) and feature.decode is False and feature.sampling_rate == 16000
     assert {"text", "language", "speaker", "duration_s"} <= set(hf.column_names)
@@ -249,7 +249,7 @@ def test_to_hf_dataset_has_undecoded_audio_that_soundfile_reads(home, tmp_path):
         assert np.array_equal(samples, pcm(ds.audio_path(clip)))
         assert (row["language"], row["speaker"]) == (clip.language, "bob")
         assert row["duration_s"] == pytest.approx(len(samples) / 16000, abs=0.01)
-    train, held_out = dataset_io.to_hf_dataset(ds, "train"), dataset_io.to_hf_dataset(ds, "eval")
+    train, held_out = dataset_export.to_hf_dataset(ds, "train"), dataset_export.to_hf_dataset(ds, "eval")
     assert len(held_out) >= 1 and sorted([*train["text"], *held_out["text"]]) == sorted(hf["text"])
 
 
@@ -280,7 +280,7 @@ def test_uploads_of_a_zip_and_a_jsonl_manifest(home, tmp_path):
     manifest = "not json\n" + "".join(
         json.dumps({"audio_path": f"x/{Path(r['path']).name}", "text": r["text"], "language": r["language"]}) + "\n"
         for r in rows)
-    files = [("backup.zip", dataset_io.export_zip(first)), ("broken.zip", b"PK not really"),
+    files = [("backup.zip", dataset_export.export_zip(first)), ("broken.zip", b"PK not really"),
              ("list.jsonl", manifest.encode()), *((Path(r["path"]).name, Path(r["path"]).read_bytes()) for r in rows)]
     second = _new("second", languages=("en", "fr"))
     report = dataset_io.import_uploads(second, files)

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from voxstudio import audio, quality, rowlog, workspace
+from voxstudio import analysis, audio, dataset_stats, quality, rowlog, workspace
+from voxstudio.dataset_stats import normalise_text
 
 INFO = "dataset.json"
 METADATA = "metadata.jsonl"
@@ -41,7 +42,6 @@ LOCK = ".lock"
 DEFAULT_LICENCE = "cc-by-4.0"
 MAX_TEXT_CHARS = 2000
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
-_NOT_WORD = re.compile(r"[\W_]+")
 EDITABLE = ("text", "language", "speaker", "phrase_id", "source")
 
 
@@ -64,7 +64,7 @@ class Clip:
     created_at: float = 0.0
     sha1: str = ""  # hash of the stored PCM: duplicate detection
     original_name: str | None = None  # the user's file name, informative only (never used as a path)
-    stats: dict = field(default_factory=dict)  # audio.AudioStats.to_dict()
+    stats: dict = field(default_factory=dict)  # analysis.AudioStats.to_dict()
 
     def to_row(self) -> dict:
         row = asdict(self)
@@ -99,11 +99,6 @@ def new_clip_id() -> str:
     now = time.time_ns()
     stamp = time.strftime("%Y%m%dt%H%M%S", time.gmtime(now / 1e9))
     return f"{stamp}{now // 1_000_000 % 1000:03d}-{secrets.token_hex(4)}"
-
-
-def normalise_text(text: str) -> str:
-    """Lower case, punctuation dropped, spaces collapsed: the key for duplicates and phrase grouping."""
-    return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
 
 
 def _clean_text(text) -> str:
@@ -242,12 +237,12 @@ class Dataset:
             raise FileNotFoundError(f"Dataset '{self.name}' no longer exists at {self.path}.")
         samples = audio.load_audio(audio_in, name=name)
         label = name or (Path(audio_in).name if isinstance(audio_in, str | Path) else "The recording")
-        if audio.is_digital_silence(samples):
+        if analysis.is_digital_silence(samples):
             raise audio.AudioError(f"'{label}' is completely silent (no signal at all): check that the "
                                    "microphone is connected and not muted, then record again.")
         pcm = audio.to_pcm16(samples)
         sha1 = hashlib.sha1(pcm.tobytes()).hexdigest()
-        stats = audio.analyze(pcm.astype(np.float32) / 32768.0, audio.SAMPLE_RATE)
+        stats = analysis.analyze(pcm.astype(np.float32) / 32768.0, audio.SAMPLE_RATE)
         flags = [f.to_dict() for f in quality.check(stats, text, language)]
         info = self.info
         speaker = (speaker if speaker is not None else (info.get("speakers") or [""])[0]).strip()
@@ -307,12 +302,12 @@ class Dataset:
             rowlog.rewrite(self.path / METADATA, rows)
         return clip
 
-    def _stats_of(self, clip: Clip) -> audio.AudioStats | None:
+    def _stats_of(self, clip: Clip) -> analysis.AudioStats | None:
         if clip.stats:
             with contextlib.suppress(TypeError):
-                return audio.AudioStats(**clip.stats)
+                return analysis.AudioStats(**clip.stats)
         with contextlib.suppress(audio.AudioError):
-            return audio.analyze(audio.load_audio(self.audio_path(clip)), audio.SAMPLE_RATE)
+            return analysis.analyze(audio.load_audio(self.audio_path(clip)), audio.SAMPLE_RATE)
         return None
 
     def delete(self, clip_id: str) -> None:
@@ -395,44 +390,8 @@ class Dataset:
     # ------------------------------------------------------------------ summaries
     def stats(self) -> dict:
         """Totals for Home/Review/CLI: clips, minutes, per language and speaker, flagged clips and flag codes."""
-        clips = self.clips()
-        out = {"name": self.name, "clips": len(clips), "minutes": 0.0, "languages": {}, "speakers": {},
-               "flagged": 0, "flags": {}}
-        for c in clips:
-            minutes = c.duration_s / 60.0
-            out["minutes"] += minutes
-            for key, value in (("languages", c.language), ("speakers", c.speaker or "")):
-                slot = out[key].setdefault(value, {"clips": 0, "minutes": 0.0})
-                slot["clips"] += 1
-                slot["minutes"] += minutes
-            if c.flags:
-                out["flagged"] += 1
-                for code in c.flag_codes:
-                    out["flags"][code] = out["flags"].get(code, 0) + 1
-        out["minutes"] = round(out["minutes"], 3)
-        for key in ("languages", "speakers"):
-            for slot in out[key].values():
-                slot["minutes"] = round(slot["minutes"], 3)
-        return out
+        return dataset_stats.totals(self.name, self.clips())
 
     def split(self, seed: int = 0, eval_fraction: float = 0.1) -> tuple[list[Clip], list[Clip]]:
-        """Deterministic train/eval split by phrase (same phrase never on both sides).
-
-        Groups are ``phrase_id`` or else the normalised text; with ≥ 2 groups both sides are non-empty.
-        """
-        if not 0.0 < float(eval_fraction) < 1.0:
-            raise ValueError(f"eval_fraction must be between 0 and 1 (exclusive); got {eval_fraction}.")
-        clips = self.clips()
-        keys = [self._group(c) for c in clips]
-        groups = sorted(set(keys))
-        if len(groups) < 2:
-            return clips, []
-        n_eval = min(len(groups) - 1, max(1, round(len(groups) * eval_fraction)))
-        ranked = sorted(groups, key=lambda g: hashlib.sha1(f"{seed}\0{g}".encode()).hexdigest())
-        eval_groups = set(ranked[:n_eval])
-        held_out = [k in eval_groups for k in keys]
-        return ([c for c, h in zip(clips, held_out) if not h], [c for c, h in zip(clips, held_out) if h])
-
-    @staticmethod
-    def _group(clip: Clip) -> str:
-        return f"id:{clip.phrase_id}" if clip.phrase_id else f"text:{normalise_text(clip.text)}"
+        """Deterministic train/eval split by phrase (same phrase never on both sides); see ``dataset_stats``."""
+        return dataset_stats.split_clips(self.clips(), seed, eval_fraction)

@@ -1,5 +1,4 @@
-"""Moving clips in and out of a dataset: imports from the formats people already have, exports to the ones
-the Hugging Face tooling reads.
+"""Bringing clips into a dataset from the formats people already have (exports live in ``dataset_export``).
 
 Import sources (``import_source`` detects which one it is given):
 
@@ -28,14 +27,15 @@ import io
 import json
 import os
 import re
-import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from voxstudio.dataset import Clip, Dataset
+from voxstudio.dataset_export import AUDIOFOLDER_METADATA, SEED_MANIFEST
+from voxstudio.dataset_export import export_zip as export_zip  # re-exported: the Review page calls it here
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".webm", ".m4a")
 TEXT_COLUMNS = ("text", "sentence", "transcription", "transcript", "normalized_text", "raw_transcription")
@@ -43,11 +43,8 @@ FILE_COLUMNS = ("file", "file_name", "audio_path", "path", "filename", "audio")
 AUDIO_COLUMNS = ("audio",)
 LANGUAGE_COLUMNS = ("language", "lang", "locale")
 SPEAKER_COLUMNS = ("speaker", "speaker_id", "client_id")
-SEED_MANIFEST = "manifest.jsonl"
-AUDIOFOLDER_METADATA = "metadata.jsonl"
 IMPORT_SOURCE = "import"
 MAX_ZIP_BYTES = 4 << 30  # refuse zips that would unpack to more than this (zip bombs, wrong file)
-SAMPLE_RATE = 16000
 HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name; a bare word is a mistyped local path
 
 
@@ -388,91 +385,3 @@ def _only(values) -> str | None:
 
 def _base_name(name: str) -> str:
     return Path(str(name).replace("\\", "/")).name
-
-
-# ----------------------------------------------------------------------------------------------------- export
-
-
-def _rows(ds: Dataset, clips: list[Clip] | None = None) -> list[tuple[Clip, Path, dict]]:
-    out = []
-    for clip in ds.clips() if clips is None else clips:
-        row = {"text": clip.text, "language": clip.language, "speaker": clip.speaker,
-               "duration_s": clip.duration_s}
-        out.append((clip, ds.audio_path(clip), row))
-    return out
-
-
-def _prepare_out(out_dir: str | os.PathLike) -> Path:
-    out = Path(out_dir).expanduser().resolve()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"{out} is not an empty folder; export into a new or empty folder.")
-    (out / "audio").mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def _write_export(ds: Dataset, out_dir, name: str, make_row: Callable[[str, dict], dict]) -> Path:
-    out = _prepare_out(out_dir)
-    lines = []
-    for clip, src, row in _rows(ds):
-        rel = f"audio/{clip.clip_id}.wav"
-        shutil.copyfile(src, out / rel)
-        lines.append(json.dumps(make_row(rel, row), ensure_ascii=False))
-    target = out / name
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=out, delete=False, suffix=".tmp") as fh:
-        fh.write("".join(line + "\n" for line in lines))
-    os.replace(fh.name, target)
-    return target
-
-
-def export_jsonl(ds: Dataset, out_dir: str | os.PathLike) -> Path:
-    """Seed-format manifest (``audio_path`` relative to it, ``text``, ``language``, ``speaker``) + WAVs;
-    returns the manifest path."""
-    return _write_export(ds, out_dir, SEED_MANIFEST, lambda rel, row: {"audio_path": rel, **row})
-
-
-def export_audiofolder(ds: Dataset, out_dir: str | os.PathLike) -> Path:
-    """AudioFolder layout (``datasets.load_dataset("audiofolder", data_dir=...)`` reads it); returns the folder."""
-    return _write_export(ds, out_dir, AUDIOFOLDER_METADATA, lambda rel, row: {"file_name": rel, **row}).parent
-
-
-def export_zip(ds: Dataset) -> bytes:
-    """The AudioFolder export as one zip (audio/*.wav + metadata.jsonl + the seed manifest.jsonl)."""
-    buf = io.BytesIO()
-    meta, seed = [], []
-    with zipfile.ZipFile(buf, "w") as zf:
-        for clip, src, row in _rows(ds):
-            rel = f"audio/{clip.clip_id}.wav"
-            zf.write(src, rel, compress_type=zipfile.ZIP_STORED)
-            meta.append(json.dumps({"file_name": rel, **row}, ensure_ascii=False) + "\n")
-            seed.append(json.dumps({"audio_path": rel, **row}, ensure_ascii=False) + "\n")
-        zf.writestr(AUDIOFOLDER_METADATA, "".join(meta), compress_type=zipfile.ZIP_DEFLATED)
-        zf.writestr(SEED_MANIFEST, "".join(seed), compress_type=zipfile.ZIP_DEFLATED)
-    return buf.getvalue()
-
-
-def to_hf_dataset(ds: Dataset, split: str | None = None):
-    """A ``datasets.Dataset`` with ``audio`` = ``Audio(sampling_rate=16000, decode=False)`` holding the WAV
-    bytes, plus text/language/speaker/duration_s. ``split`` = "train" / "eval" uses ``ds.split()``.
-
-    Built as a plain struct column and then cast: encoding through ``Audio`` would need torch + torchcodec.
-    """
-    import datasets  # lazy
-
-    if split is None:
-        clips = None
-    elif split in ("train", "eval"):
-        clips = ds.split()[0 if split == "train" else 1]
-    else:
-        raise ValueError(f"split must be 'train', 'eval' or None, not {split!r}")
-    table: dict[str, list] = {"audio": [], "text": [], "language": [], "speaker": [], "duration_s": []}
-    for clip, src, row in _rows(ds, clips):
-        table["audio"].append({"bytes": src.read_bytes(), "path": f"{clip.clip_id}.wav"})
-        for key, value in row.items():
-            table[key].append(value)
-    features = datasets.Features({
-        "audio": {"bytes": datasets.Value("binary"), "path": datasets.Value("string")},
-        "text": datasets.Value("string"), "language": datasets.Value("string"),
-        "speaker": datasets.Value("string"), "duration_s": datasets.Value("float64"),
-    })
-    hf = datasets.Dataset.from_dict(table, features=features)
-    return hf.cast_column("audio", datasets.Audio(sampling_rate=SAMPLE_RATE, decode=False))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import asdict, dataclass
 
-from voxstudio.audio import MAX_IMPORT_S, WINDOW_S, AudioStats
+from voxstudio.analysis import AudioStats
+from voxstudio.audio import MAX_IMPORT_S, WINDOW_S
 
 THRESHOLDS: dict[str, float] = {
     # shorter than this, a clip rarely holds a whole phrase (cut-off start or end)
@@ -23,7 +24,7 @@ THRESHOLDS: dict[str, float] = {
     "min_peak_dbfs": -30.0,
     # more than this fraction of samples at full scale: audible distortion
     "max_clipped_ratio": 0.001,
-    # less than this fraction of 30 ms frames holds speech (energy VAD in audio.analyze)
+    # less than this fraction of 30 ms frames holds speech (energy VAD in analysis.analyze)
     "min_speech_ratio": 0.10,
     # speaking rate is only judged on at least this much speech and this many characters
     "rate_min_speech_s": 0.3,

@@ -11,10 +11,10 @@ import json
 import shutil
 import sys
 
-from voxstudio import dataset_io, workspace
+from voxstudio import dataset_export, dataset_io, workspace
 from voxstudio.dataset import Dataset, list_datasets
 
-EXPORTERS = {"jsonl": dataset_io.export_jsonl, "audiofolder": dataset_io.export_audiofolder}
+EXPORTERS = {"jsonl": dataset_export.export_jsonl, "audiofolder": dataset_export.export_audiofolder}
 
 
 def register(subparsers) -> None:

@@ -1,0 +1,107 @@
+"""Exporting a dataset to the layouts the Hugging Face tooling reads: a seed JSONL manifest, an AudioFolder
+(folder or zip), and an in-memory ``datasets.Dataset``. Our exports import back through ``dataset_io``.
+
+UI-safe: ``datasets`` is imported lazily, inside ``to_hf_dataset``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from voxstudio.dataset import Clip, Dataset
+
+SEED_MANIFEST = "manifest.jsonl"
+AUDIOFOLDER_METADATA = "metadata.jsonl"
+SAMPLE_RATE = 16000
+
+
+def _rows(ds: Dataset, clips: list[Clip] | None = None) -> list[tuple[Clip, Path, dict]]:
+    out = []
+    for clip in ds.clips() if clips is None else clips:
+        row = {"text": clip.text, "language": clip.language, "speaker": clip.speaker,
+               "duration_s": clip.duration_s}
+        out.append((clip, ds.audio_path(clip), row))
+    return out
+
+
+def _prepare_out(out_dir: str | os.PathLike) -> Path:
+    out = Path(out_dir).expanduser().resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"{out} is not an empty folder; export into a new or empty folder.")
+    (out / "audio").mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _write_export(ds: Dataset, out_dir, name: str, make_row: Callable[[str, dict], dict]) -> Path:
+    out = _prepare_out(out_dir)
+    lines = []
+    for clip, src, row in _rows(ds):
+        rel = f"audio/{clip.clip_id}.wav"
+        shutil.copyfile(src, out / rel)
+        lines.append(json.dumps(make_row(rel, row), ensure_ascii=False))
+    target = out / name
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=out, delete=False, suffix=".tmp") as fh:
+        fh.write("".join(line + "\n" for line in lines))
+    os.replace(fh.name, target)
+    return target
+
+
+def export_jsonl(ds: Dataset, out_dir: str | os.PathLike) -> Path:
+    """Seed-format manifest (``audio_path`` relative to it, ``text``, ``language``, ``speaker``) + WAVs;
+    returns the manifest path."""
+    return _write_export(ds, out_dir, SEED_MANIFEST, lambda rel, row: {"audio_path": rel, **row})
+
+
+def export_audiofolder(ds: Dataset, out_dir: str | os.PathLike) -> Path:
+    """AudioFolder layout (``datasets.load_dataset("audiofolder", data_dir=...)`` reads it); returns the folder."""
+    return _write_export(ds, out_dir, AUDIOFOLDER_METADATA, lambda rel, row: {"file_name": rel, **row}).parent
+
+
+def export_zip(ds: Dataset) -> bytes:
+    """The AudioFolder export as one zip (audio/*.wav + metadata.jsonl + the seed manifest.jsonl)."""
+    buf = io.BytesIO()
+    meta, seed = [], []
+    with zipfile.ZipFile(buf, "w") as zf:
+        for clip, src, row in _rows(ds):
+            rel = f"audio/{clip.clip_id}.wav"
+            zf.write(src, rel, compress_type=zipfile.ZIP_STORED)
+            meta.append(json.dumps({"file_name": rel, **row}, ensure_ascii=False) + "\n")
+            seed.append(json.dumps({"audio_path": rel, **row}, ensure_ascii=False) + "\n")
+        zf.writestr(AUDIOFOLDER_METADATA, "".join(meta), compress_type=zipfile.ZIP_DEFLATED)
+        zf.writestr(SEED_MANIFEST, "".join(seed), compress_type=zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
+def to_hf_dataset(ds: Dataset, split: str | None = None):
+    """A ``datasets.Dataset`` with ``audio`` = ``Audio(sampling_rate=16000, decode=False)`` holding the WAV
+    bytes, plus text/language/speaker/duration_s. ``split`` = "train" / "eval" uses ``ds.split()``.
+
+    Built as a plain struct column and then cast: encoding through ``Audio`` would need torch + torchcodec.
+    """
+    import datasets  # lazy
+
+    if split is None:
+        clips = None
+    elif split in ("train", "eval"):
+        clips = ds.split()[0 if split == "train" else 1]
+    else:
+        raise ValueError(f"split must be 'train', 'eval' or None, not {split!r}")
+    table: dict[str, list] = {"audio": [], "text": [], "language": [], "speaker": [], "duration_s": []}
+    for clip, src, row in _rows(ds, clips):
+        table["audio"].append({"bytes": src.read_bytes(), "path": f"{clip.clip_id}.wav"})
+        for key, value in row.items():
+            table[key].append(value)
+    features = datasets.Features({
+        "audio": {"bytes": datasets.Value("binary"), "path": datasets.Value("string")},
+        "text": datasets.Value("string"), "language": datasets.Value("string"),
+        "speaker": datasets.Value("string"), "duration_s": datasets.Value("float64"),
+    })
+    hf = datasets.Dataset.from_dict(table, features=features)
+    return hf.cast_column("audio", datasets.Audio(sampling_rate=SAMPLE_RATE, decode=False))
