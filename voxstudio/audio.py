@@ -21,6 +21,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from voxstudio.atomicfile import write_atomic
+
 SAMPLE_RATE = 16000  # what Voxtral's feature extractor expects
 WINDOW_S = 30.0  # Voxtral's audio window: longer clips are kept but flagged
 MAX_IMPORT_S = 300  # longer audio is refused outright (5 min)
@@ -295,23 +297,11 @@ def write_wav(path: str | Path, samples: np.ndarray, sr: int = SAMPLE_RATE) -> P
     pcm = to_pcm16(samples)
     if pcm.ndim != 1:
         raise AudioError(f"write_wav expects mono samples; got shape {pcm.shape}.")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(int(sr))
+        w.writeframes(pcm.astype("<i2", copy=False).tobytes())
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with wave.open(f, "wb") as w:
-                w.setnchannels(1)
-                w.setsampwidth(2)
-                w.setframerate(int(sr))
-                w.writeframes(pcm.astype("<i2", copy=False).tobytes())
-            f.flush()
-            os.fchmod(f.fileno(), 0o644)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return write_atomic(path, buf.getvalue())

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voxstudio import analysis, audio, dataset_stats, quality, rowlog, workspace
+from voxstudio import analysis, atomicfile, audio, dataset_stats, quality, rowlog, workspace
 from voxstudio.dataset_stats import normalise_text
 
 INFO = "dataset.json"
@@ -155,7 +155,7 @@ class Dataset:
             tmp.chmod(0o755)
             (tmp / AUDIO_DIR).mkdir()
             (tmp / METADATA).touch()
-            rowlog.write_atomic(tmp / INFO, _json(info))
+            atomicfile.write_atomic(tmp / INFO, _json(info))
             os.rename(tmp, target)
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -191,7 +191,7 @@ class Dataset:
         with self._locked():
             info = self.info
             info.update(kw)
-            rowlog.write_atomic(self.path / INFO, _json(info))
+            atomicfile.write_atomic(self.path / INFO, _json(info))
         return info
 
     # ------------------------------------------------------------------ reading
@@ -277,7 +277,7 @@ class Dataset:
         info["languages"] = sorted(set(info.get("languages") or []) | {language})
         if speaker and speaker not in (info.get("speakers") or []):
             info["speakers"] = [*(info.get("speakers") or []), speaker]
-        rowlog.write_atomic(self.path / INFO, _json(info))
+        atomicfile.write_atomic(self.path / INFO, _json(info))
 
     def update_clip(self, clip_id: str, **changes) -> Clip:
         """Edit text/language/speaker/phrase_id/source; flags are recomputed. Atomic rewrite under the lock."""

@@ -10,11 +10,11 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from voxstudio.atomicfile import write_atomic
 from voxstudio.dataset import Clip, Dataset
 
 SEED_MANIFEST = "manifest.jsonl"
@@ -46,11 +46,7 @@ def _write_export(ds: Dataset, out_dir, name: str, make_row: Callable[[str, dict
         rel = f"audio/{clip.clip_id}.wav"
         shutil.copyfile(src, out / rel)
         lines.append(json.dumps(make_row(rel, row), ensure_ascii=False))
-    target = out / name
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=out, delete=False, suffix=".tmp") as fh:
-        fh.write("".join(line + "\n" for line in lines))
-    os.replace(fh.name, target)
-    return target
+    return write_atomic(out / name, "".join(line + "\n" for line in lines).encode("utf-8"))
 
 
 def export_jsonl(ds: Dataset, out_dir: str | os.PathLike) -> Path:

@@ -17,30 +17,14 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from voxstudio.atomicfile import write_atomic
+
 CACHE_FILES = 64  # snapshots kept in memory (one per file)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Whole-file write that readers and crashes see as either the old or the new content."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), 0o644)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def dump_rows(rows: Iterable[dict]) -> bytes:

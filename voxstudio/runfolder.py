@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
 from voxstudio import workspace
+from voxstudio.atomicfile import write_atomic
 
 CONFIG = "config.json"
 STATUS = "status.json"
@@ -37,19 +37,7 @@ def write_json_atomic(path: Path, data) -> None:
     """Write JSON so that readers see either the old or the new document, never a torn one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, ensure_ascii=False, default=str)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str).encode("utf-8"))
 
 
 def read_json(path: Path, default=None):

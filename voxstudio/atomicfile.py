@@ -1,0 +1,33 @@
+"""The project's one atomic whole-file write: temp file in the same folder, fsync, rename.
+
+Readers (another tab, the trainer, the supervisor) and crashes see either the old or the new content, never
+a torn file: WAV clips, ``dataset.json``, rewritten JSONL logs, and every run-folder JSON go through here.
+Stdlib only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+FILE_MODE = 0o644  # mkstemp creates 0600; written files should look like any other saved file
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Replace ``path`` with ``data`` atomically (the folder must exist); returns the path."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), FILE_MODE)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
