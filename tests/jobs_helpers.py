@@ -14,6 +14,13 @@ STANDIN = Path(__file__).resolve().parent / "jobs_standin_trainer.py"
 STANDIN_CMD = f"{sys.executable} {STANDIN}"
 
 
+def use_standin_trainer(monkeypatch, step_s: float) -> None:
+    """Make the supervisor start the stand-in trainer (one fake step every ``step_s`` seconds) instead of
+    ``python -m voxstudio.train``: real processes, status files and signals, without a model."""
+    monkeypatch.setenv(supervisor.TRAINER_CMD_ENV, STANDIN_CMD)
+    monkeypatch.setenv("STANDIN_STEP_S", str(step_s))
+
+
 def wait_for(run: str, states, timeout: float = 60.0, step_at_least: int | None = None) -> jobs.RunStatus:
     """Poll ``jobs.status`` until the run is in one of ``states`` (and past ``step_at_least``)."""
     states = (states,) if isinstance(states, str) else tuple(states)

@@ -16,9 +16,9 @@ import time
 
 import pytest
 from conftest import speech_manifest
-from jobs_helpers import STANDIN_CMD, cleanup_home, make_dataset, wait_for, wait_raw
+from jobs_helpers import cleanup_home, make_dataset, use_standin_trainer, wait_for, wait_raw
 
-from voxstudio import jobs, runfolder, supervisor, tracking, workspace
+from voxstudio import jobs, runfolder, tracking, workspace
 
 TINY_STEPS = 20
 
@@ -53,8 +53,7 @@ def trained(tmp_path_factory):
 
 @pytest.fixture
 def standin(home, monkeypatch):
-    monkeypatch.setenv(supervisor.TRAINER_CMD_ENV, STANDIN_CMD)
-    monkeypatch.setenv("STANDIN_STEP_S", "0.05")
+    use_standin_trainer(monkeypatch, step_s=0.05)
     make_dataset("voice", 3)
     yield home
     cleanup_home()

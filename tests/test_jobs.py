@@ -13,7 +13,7 @@ import subprocess
 import time
 
 import pytest
-from jobs_helpers import STANDIN_CMD, cleanup_home, pid_alive, raw_state, wait_for, wait_raw
+from jobs_helpers import cleanup_home, pid_alive, raw_state, use_standin_trainer, wait_for, wait_raw
 
 from voxstudio import jobs, processes, runfolder, supervisor, workspace
 from voxstudio.config import new_config
@@ -23,8 +23,7 @@ TOKEN = "hf_" + "Zq7" * 12
 
 @pytest.fixture
 def standin(home, monkeypatch):
-    monkeypatch.setenv(supervisor.TRAINER_CMD_ENV, STANDIN_CMD)
-    monkeypatch.setenv("STANDIN_STEP_S", "0.02")
+    use_standin_trainer(monkeypatch, step_s=0.02)
     yield home
     cleanup_home()
 

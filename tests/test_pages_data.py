@@ -10,35 +10,12 @@ import stat
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import ROOT
-from streamlit.testing.v1 import AppTest
+from apptest_support import open_app, texts
 
 from voxstudio import hardware, ui
 from voxstudio.dataset import Dataset
 
 PAGES = ["Home.py", "pages/1_Language.py", "pages/2_Record.py", "pages/3_Review.py"]
-TIMEOUT = 60
-
-
-def app(page: str = "Home.py", dataset: str | None = None) -> AppTest:
-    """The studio as a user opens it (Home is the entry point), then on ``page``."""
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=TIMEOUT)
-    if dataset:
-        at.query_params["dataset"] = dataset
-    at.run()
-    if page != "Home.py":
-        at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(at: AppTest) -> str:
-    """Everything the page shows as text, to search for what a user would read."""
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
-    for kind in (at.success, at.info, at.warning, at.error, at.subheader):
-        parts += [str(e.value) for e in kind]
-    parts += [f"{m.label} {m.value}" for m in at.metric]
-    return "\n".join(parts)
 
 
 def wav_bytes(path, *, sr: int | None = None, stereo: bool = False) -> bytes:
@@ -54,6 +31,16 @@ def wav_bytes(path, *, sr: int | None = None, stereo: bool = False) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, data, rate, format="WAV", subtype="PCM_16")
     return buf.getvalue()
+
+
+def nvidia_smi_on_path(tmp_path, monkeypatch, script: str) -> None:
+    """A real executable named nvidia-smi first on PATH, answering with ``script`` like the driver's tool."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "nvidia-smi"
+    fake.write_text(f"#!/bin/sh\n{script}\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
 
 
 def en_clips(clips):
@@ -76,7 +63,7 @@ def populated(home, clips) -> Dataset:
 
 @pytest.mark.parametrize("page", PAGES)
 def test_pages_render_on_an_empty_workspace(home, page):
-    at = app(page)
+    at = open_app(page)
     shown = texts(at)
     if page in ("pages/2_Record.py", "pages/3_Review.py"):
         assert "No dataset selected yet" in shown
@@ -88,7 +75,7 @@ def test_pages_render_on_an_empty_workspace(home, page):
 
 @pytest.mark.parametrize("page", PAGES)
 def test_pages_render_on_a_populated_workspace(populated, page):
-    at = app(page, dataset=populated.name)
+    at = open_app(page, dataset=populated.name)
     shown = texts(at)
     if page == "Home.py":
         table = at.dataframe[0].value
@@ -106,19 +93,13 @@ def test_pages_render_on_a_populated_workspace(populated, page):
 def test_home_shows_hub_login_and_hardware(home, tmp_path, monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     hardware.detect.cache_clear()
-    assert "Not logged in" in texts(app())
+    assert "Not logged in" in texts(open_app())
 
-    # A real executable named nvidia-smi on PATH answering like the driver's tool does.
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    fake = bindir / "nvidia-smi"
-    fake.write_text("#!/bin/sh\necho 'NVIDIA H100 80GB HBM3, 81559, 1024'\n")
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    nvidia_smi_on_path(tmp_path, monkeypatch, "echo 'NVIDIA H100 80GB HBM3, 81559, 1024'")
     monkeypatch.setenv("HF_TOKEN", "hf_test_not_a_real_token")
     hardware.detect.cache_clear()
     try:
-        shown = texts(app())
+        shown = texts(open_app())
     finally:
         hardware.detect.cache_clear()
     assert "NVIDIA H100 80GB HBM3 · 79.6 GiB" in shown
@@ -126,19 +107,14 @@ def test_home_shows_hub_login_and_hardware(home, tmp_path, monkeypatch):
 
 
 def test_hardware_falls_back_to_cpu_when_nvidia_smi_fails(tmp_path, monkeypatch):
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    fake = bindir / "nvidia-smi"
-    fake.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed because it could not communicate' >&2\nexit 9\n")
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    nvidia_smi_on_path(tmp_path, monkeypatch, "echo 'NVIDIA-SMI has failed because it could not communicate' >&2\nexit 9")
     found = hardware.probe()
     assert not found.has_gpu and found.summary().startswith("CPU only")
     assert "could not communicate" in found.note
 
 
 def test_language_page_creates_a_dataset_with_consent(home):
-    at = app("pages/1_Language.py")
+    at = open_app("pages/1_Language.py")
     at.selectbox(key="lang_language").set_value("fr").run()
     at.text_input(key="lang_speaker").set_value("Ada Lovelace").run()
     preview = at.dataframe[0].value
@@ -170,7 +146,7 @@ def test_language_page_creates_a_dataset_with_consent(home):
 
 
 def test_language_page_custom_phrases_into_an_existing_dataset(populated):
-    at = app("pages/1_Language.py", dataset=populated.name)
+    at = open_app("pages/1_Language.py", dataset=populated.name)
     at.radio(key="lang_source").set_value("custom").run()
     at.text_area(key="lang_custom_text").set_value("Open the blue door now.\n\nClose the red window please.\n").run()
     assert list(at.dataframe[0].value["phrase"]) == ["Open the blue door now.", "Close the red window please."]
@@ -182,7 +158,7 @@ def test_language_page_custom_phrases_into_an_existing_dataset(populated):
 
 
 def test_a_recorded_take_lands_on_disk_as_16k_mono(populated, clips):
-    at = app("pages/2_Record.py", dataset=populated.name)
+    at = open_app("pages/2_Record.py", dataset=populated.name)
     phrase = populated.phrases()[3]
     take = wav_bytes(en_clips(clips)[3]["path"], sr=48000, stereo=True)  # what a browser might send
     at.audio_input(key="rec_take_0").upload("take.wav", take).run()
@@ -203,7 +179,7 @@ def test_a_recorded_take_lands_on_disk_as_16k_mono(populated, clips):
 
 
 def test_rerecord_keeps_the_old_take_until_the_new_one_is_saved(populated, clips):
-    at = app("pages/2_Record.py", dataset=populated.name)
+    at = open_app("pages/2_Record.py", dataset=populated.name)
     at.button(key="rec_back").click().run()  # phrase 3, already recorded
     assert "Phrase **3** of 5 · ✓ recorded" in texts(at)
     old = [c for c in populated.clips() if c.phrase_id == "p2"]
@@ -223,7 +199,7 @@ def test_rerecord_keeps_the_old_take_until_the_new_one_is_saved(populated, clips
 
 
 def test_record_navigation_and_upload_tab(populated, clips):
-    at = app("pages/2_Record.py", dataset=populated.name)
+    at = open_app("pages/2_Record.py", dataset=populated.name)
     at.button(key="rec_skip").click().run()
     assert "Phrase **5** of 5" in texts(at)
     at.button(key="rec_next").click().run()
@@ -240,7 +216,7 @@ def test_record_navigation_and_upload_tab(populated, clips):
 
 
 def test_review_edits_deletes_and_restores(populated):
-    at = app("pages/3_Review.py", dataset=populated.name)
+    at = open_app("pages/3_Review.py", dataset=populated.name)
     editor = at.data_editor[0]
     first, second = editor.value.loc[0, "clip_id"], editor.value.loc[1, "clip_id"]
     at.session_state[editor.key] = {
@@ -267,7 +243,7 @@ def test_review_edits_deletes_and_restores(populated):
 
 
 def test_review_filters(populated):
-    at = app("pages/3_Review.py", dataset=populated.name)
+    at = open_app("pages/3_Review.py", dataset=populated.name)
     at.selectbox(key="rev_language").set_value("fr").run()
     assert list(at.data_editor[0].value["language"]) == ["fr"]
     at.selectbox(key="rev_language").set_value("(all)").run()
@@ -281,7 +257,7 @@ def test_review_filters(populated):
 
 
 def test_a_flagged_take_is_kept_and_shown_with_a_rerecord_hint(populated, clips):
-    at = app("pages/2_Record.py", dataset=populated.name)
+    at = open_app("pages/2_Record.py", dataset=populated.name)
     data, sr = sf.read(en_clips(clips)[3]["path"], dtype="float32")
     buf = io.BytesIO()
     sf.write(buf, data * 0.005, sr, format="WAV", subtype="PCM_16")  # far too quiet
@@ -300,7 +276,7 @@ def test_review_paginates_fifty_rows_a_page(home, clips):
     assert sr == 16000
     for i in range(60):
         ds.add_clip(data * (0.5 + i / 200), f"cancel timer number {i}", language="en", source="import")
-    at = app("pages/3_Review.py", dataset="many")
+    at = open_app("pages/3_Review.py", dataset="many")
     assert len(at.data_editor[0].value) == 50
     assert "60 of 60 clips match" in texts(at)
     at.get("pagination")[0].set_value(2).run()
@@ -309,7 +285,7 @@ def test_review_paginates_fifty_rows_a_page(home, clips):
 
 
 def test_language_page_custom_phrases_from_a_csv_upload(home):
-    at = app("pages/1_Language.py")
+    at = open_app("pages/1_Language.py")
     at.radio(key="lang_source").set_value("custom").run()
     csv = "text,notes\nTurn on the kitchen lights.,a\n,empty\nSet a timer for ten minutes.,b\n"
     at.file_uploader(key="lang_custom_file").set_value(("mine.csv", csv.encode(), "text/csv")).run()
@@ -320,7 +296,7 @@ def test_language_page_custom_phrases_from_a_csv_upload(home):
 @pytest.mark.parametrize("page", PAGES)
 def test_pages_render_for_a_dataset_with_no_clips_and_no_phrases(home, page):
     Dataset.create("fresh", languages=["de"], speaker="Ada")
-    at = app(page, dataset="fresh")
+    at = open_app(page, dataset="fresh")
     shown = texts(at)
     if page == "pages/2_Record.py":
         assert "no phrases to read yet" in shown
@@ -331,7 +307,7 @@ def test_pages_render_for_a_dataset_with_no_clips_and_no_phrases(home, page):
 
 
 def test_record_resumes_from_disk_when_the_phrase_list_changes(populated):
-    at = app("pages/2_Record.py", dataset=populated.name)
+    at = open_app("pages/2_Record.py", dataset=populated.name)
     assert "Phrase **4** of 5" in texts(at)
     phrases = populated.phrases()
     populated.set_phrases([phrases[0], {"phrase_id": "new1", "text": "A brand new phrase to read.",

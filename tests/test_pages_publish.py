@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 import support_runs
-from conftest import ROOT
+from apptest_support import button, open_page, rerun, texts
 from hubserver import HubServer
-from streamlit.testing.v1 import AppTest
 
 from voxstudio import space
 
@@ -29,29 +28,9 @@ def hub(monkeypatch):
         yield server
 
 
-def page(name: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
-    for kind in (at.success, at.info, at.warning, at.error, at.subheader):
-        parts += [str(e.value) for e in kind]
-    parts += [f"{m.label} {m.value}" for m in at.metric]
-    return "\n".join(parts)
-
-
-def rerun(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def button(at: AppTest, key: str):
-    return next(b for b in at.button if b.key == key)
+def page(name: str):
+    """``pages/<name>`` opened on its own, with the timeout a push and a transcription need."""
+    return open_page(f"pages/{name}", timeout=TIMEOUT)
 
 
 # ------------------------------------------------------------------------------------------------ Publish

@@ -7,11 +7,10 @@ use the stand-in trainer (tests/jobs_standin_trainer.py) for the live panel, Sto
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT
-from jobs_helpers import STANDIN_CMD, cleanup_home, make_dataset, wait_for
-from streamlit.testing.v1 import AppTest
+from apptest_support import open_app, rerun, texts
+from jobs_helpers import cleanup_home, make_dataset, use_standin_trainer, wait_for
 
-from voxstudio import jobs, runfolder, supervisor, tracking, workspace
+from voxstudio import jobs, runfolder, tracking, workspace
 from voxstudio.config import new_config
 
 TIMEOUT = 120
@@ -19,34 +18,14 @@ TRAIN = "pages/4_Train.py"
 EVALUATE = "pages/5_Evaluate.py"
 
 
-def app(page: str, dataset: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=TIMEOUT)
-    if dataset:
-        at.query_params["dataset"] = dataset
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
-    for kind in (at.success, at.info, at.warning, at.error, at.subheader):
-        parts += [str(e.value) for e in kind]
-    parts += [f"{m.label} {m.value}" for m in at.metric]
-    return "\n".join(parts)
-
-
-def rerun(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+def app(page: str, dataset: str | None = None):
+    """``page`` opened from Home, with the longer timeout real training needs."""
+    return open_app(page, dataset, timeout=TIMEOUT)
 
 
 @pytest.fixture
 def standin(home, monkeypatch):
-    monkeypatch.setenv(supervisor.TRAINER_CMD_ENV, STANDIN_CMD)
-    monkeypatch.setenv("STANDIN_STEP_S", "0.05")
+    use_standin_trainer(monkeypatch, step_s=0.05)
     yield home
     cleanup_home()
 
