@@ -35,7 +35,7 @@ if summaries:
                 "minutes": round(s["minutes"], 1),
                 "flagged": s["flagged"],
                 "languages": ", ".join(s["languages"]),
-                "phrases recorded": f"{s['recorded_phrases']} / {s['phrases']}",
+                "phrases recorded": f"{s['recorded_phrases']} / {s['phrases']}" if s["phrases"] else "no phrase list",
             }
             for s in summaries
         ],

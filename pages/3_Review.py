@@ -36,10 +36,11 @@ table = load_table(ds.name, version)
 # ------------------------------------------------------------------ totals
 cols = st.columns(5)
 cols[0].metric("Clips", len(table))
-cols[1].metric("Recorded", ui.fmt_duration(float(table["duration_s"].sum())))
+cols[1].metric("Audio", ui.fmt_duration(float(table["duration_s"].sum())))
 cols[2].metric("Flagged", int(table["flagged"].sum()))
 cols[3].metric("Train / eval clips", f"{int((table['split'] == 'train').sum())} / {int((table['split'] == 'eval').sum())}")
-cols[4].metric("Speakers", table["speaker"].nunique())
+speakers = {name for name in table["speaker"] if name}  # imported clips may name no speaker
+cols[4].metric("Speakers", len(speakers) or "–", help=", ".join(sorted(speakers)) or "no speaker named")
 
 if table.empty:
     st.info("No clips yet. Record some on the Record page, or upload files there.")
@@ -138,3 +139,6 @@ with right:
         on_click="ignore",
         disabled=table.empty,
     )
+if not table.empty:
+    st.divider()
+    ui.link_to_step(4, "Next: train a model on these clips · 4 · Train →")

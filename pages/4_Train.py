@@ -5,6 +5,7 @@ queued runs start one after another on their own. The live panel refreshes itsel
 queued or running; charts read Trackio's SQLite through voxstudio.tracking.
 """
 
+import re
 import time
 
 import streamlit as st
@@ -19,6 +20,7 @@ LIVE_EVERY_S = 2.0
 LOG_LINES = 15
 HISTORY = 20
 WATCH_KEY = "train_watch"
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # colour codes Trackio/tqdm write for a terminal
 
 ui.page_setup(4, "4 · Train")
 jobs.resume_queue()  # queued runs left behind by a restart start again, one at a time
@@ -54,6 +56,17 @@ def fmt(value, pattern: str = "{:.3f}") -> str:
     return "–" if value is None else pattern.format(value)
 
 
+def readable_log(lines: list[str]) -> str:
+    """train.log as a browser shows it: no terminal colour codes, only the last redraw of a progress bar."""
+    return "\n".join(ANSI_ESCAPE.sub("", line).split("\r")[-1].rstrip() for line in lines)
+
+
+def chart(points: list[tuple[int, float]], label: str, scale: float = 1.0) -> None:
+    """One metric against the step, with readable axis titles (the raw Trackio key means nothing to a user)."""
+    st.line_chart({"step": [p[0] for p in points], label: [p[1] * scale for p in points]}, x="step", y=label,
+                  x_label="step", y_label=label, height=220)
+
+
 # ------------------------------------------------------------------ the live panel
 def live_panel(run: str, was_active: bool) -> None:
     """State, progress, ETA, last log lines and charts of one run (re-run by the fragment timer)."""
@@ -69,33 +82,81 @@ def live_panel(run: str, was_active: bool) -> None:
     st.markdown(f"**Run `{run}`: {icon} {s.state}**" + (f" · {s.phase}" if s.phase and s.phase != s.state else ""))
     eta = f" · about {ui.fmt_duration(s.eta_s)} left" if s.eta_s and s.state == "running" else ""
     st.progress(s.progress, text=f"step {s.step} / {s.total_steps or '?'}{eta}")
-    if s.message:
+    if s.message and s.message not in (s.phase, s.state):
         (st.error if s.state in ("failed", "crashed") else st.caption)(s.message)
-    cols = st.columns(3)
-    cols[0].metric("Loss", fmt(s.loss))
-    cols[1].metric("Baseline WER", fmt(s.baseline_wer, "{:.1%}"))
-    cols[2].metric("Best WER", fmt(s.best_wer, "{:.1%}"))
+    final = (jobs.results(run)["eval"] or {}) if not s.active else {}
+    before = (final.get("baseline") or {}).get("wer", s.baseline_wer)
+    after = (final.get("finetuned") or {}).get("wer")
+    cols = st.columns(4)
+    cols[0].metric("Loss", fmt(s.loss), help="training loss at the last logged step")
+    cols[1].metric("Baseline WER", fmt(before, "{:.1%}"), help="the base model on the held-out clips")
+    cols[2].metric("Best WER so far", fmt(s.best_wer, "{:.1%}"), help="the best checkpoint during training")
+    change = None if before is None or after is None else round((after - before) * 100, 1)
+    cols[3].metric("Fine-tuned WER", fmt(after, "{:.1%}"), delta=None if change is None else f"{change:+.1f} points",
+                   delta_color="inverse" if change else "off",
+                   help="the kept checkpoint, measured after training")
     curves = tracking.series(s.config.get("dataset", ""), run, keys=("train/loss", "eval/wer"))
     left, right = st.columns(2)
-    for col, key, title in ((left, "train/loss", "Training loss"), (right, "eval/wer", "WER (held-out clips)")):
-        with col:
-            st.caption(title)
-            points = curves.get(key, [])
-            if points:
-                st.line_chart({"step": [p[0] for p in points], key: [p[1] for p in points]}, x="step", y=key,
-                              height=220)
-            else:
-                st.caption("no values yet")
+    with left:
+        st.caption("Training loss")
+        if curves.get("train/loss"):
+            chart(curves["train/loss"], "loss")
+        else:
+            st.caption("no values yet: the first appear after a few steps")
+    with right:
+        st.caption("WER on the held-out clips (lower is better)")
+        points = curves.get("eval/wer", [])
+        every = s.config.get("eval_every")
+        if len(points) >= 2:  # one point draws as a lone dot on a meaningless axis
+            chart(points, "WER %", scale=100)
+        else:
+            so_far = f"{points[0][1]:.1%} at step {points[0][0]}; " if points else ""
+            st.caption(f"{so_far}measured every {every} steps" if every else so_far or "no values yet")
+    if s.state == "succeeded":
+        st.success(f"Done: WER {fmt(before, '{:.1%}')} → {fmt(after, '{:.1%}')} on the held-out clips. "
+                   "Next, compare every utterance word by word.")
+        ui.link_to_step(5, "Go to 5 · Evaluate →")
     st.caption("Last lines of train.log")
-    st.code("\n".join(jobs.read_log(run, LOG_LINES)) or "(empty)", language=None)
+    st.code(readable_log(jobs.read_log(run, LOG_LINES)) or "(empty)", language=None)
+
+
+def live_section(run: str, was_active: bool) -> None:
+    """Buttons, live panel and history together, so no part of the page shows an older state than another."""
+    controls(run)
+    live_panel(run, was_active)
+    history(jobs.list_runs()[:HISTORY])
 
 
 def show_live(run: str) -> None:
-    active = jobs.status(run).active
-    if active:
-        st.fragment(run_every=LIVE_EVERY_S)(live_panel)(run, True)
+    """Refresh every LIVE_EVERY_S only while the run is queued or running; a finished run is drawn once."""
+    if jobs.status(run).active:
+        st.fragment(run_every=LIVE_EVERY_S)(live_section)(run, True)
     else:
-        live_panel(run, False)
+        live_section(run, False)
+
+
+def history(shown: list) -> None:
+    st.subheader("Run history")
+    st.dataframe([{
+        "run": s.run, "state": s.state, "dataset": s.config.get("dataset"), "model": s.config.get("base_model"),
+        "method": s.config.get("method"), "steps": f"{s.step}/{s.total_steps or '?'}",
+        "baseline WER": s.baseline_wer, "best WER": s.best_wer,
+        "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created_at)) if s.created_at else "",
+    } for s in shown], hide_index=True, column_config={
+        "baseline WER": st.column_config.NumberColumn(format="percent"),
+        "best WER": st.column_config.NumberColumn(format="percent"),
+    })
+    for s in shown:
+        with st.expander(f"{s.run} · {s.state}"):
+            final = jobs.results(s.run)
+            ev = final["eval"] or {}
+            if ev.get("baseline") or ev.get("finetuned"):
+                st.markdown(f"WER {fmt((ev.get('baseline') or {}).get('wer'), '{:.1%}')} → "
+                            f"{fmt((ev.get('finetuned') or {}).get('wer'), '{:.1%}')}")
+            if final["train"]:
+                st.json(final["train"], expanded=False)
+            st.caption("Frozen settings (config.json)")
+            st.json(s.config, expanded=False)
 
 
 def controls(run: str) -> None:
@@ -119,7 +180,9 @@ if ds is not None:
     c = st.columns(4)
     c[0].metric("Clips", stats["clips"])
     c[1].metric("Audio", ui.fmt_minutes(stats["minutes"] * 60))
-    c[2].metric("Languages", ", ".join(sorted(stats["languages"])) or "–")
+    langs = sorted(stats["languages"])
+    c[2].metric("Languages", (", ".join(langs) if len(langs) <= 2 else len(langs)) if langs else "–",
+                help=", ".join(langs) or None)
     c[3].metric("Hardware", "GPU" if gpu_gb else "CPU", help=hw_line)
     if stats["clips"] < jobs.MIN_CLIPS:
         st.warning(f"Record at least {jobs.MIN_CLIPS} clips (a few dozen for a useful model) before training.")
@@ -175,7 +238,6 @@ if ds is not None:
                                                          key="train_lora_alpha"))
         else:
             fields["freeze_audio_tower"] = b[2].checkbox("Freeze the audio encoder", True, key="train_freeze")
-        langs = sorted(stats["languages"])
         if len(langs) > 1:
             fields["languages"] = st.multiselect("Train on these languages (empty: all)", langs,
                                                  key="train_languages")
@@ -221,7 +283,8 @@ if ds is not None:
                 st.error(str(exc))
             else:
                 st.session_state[WATCH_KEY] = started.run
-                st.success(f"Run {started.run} queued: it trains in the background, even if you close this page.")
+                st.success(f"Run {started.run} queued: it starts as soon as no other run is training, and "
+                           "keeps going in the background even if you close this page.")
 
 # ------------------------------------------------------------------ live run and history
 runs = jobs.list_runs()
@@ -234,26 +297,6 @@ if runs:
         watched = active[0] if active else names[0]
     watched = st.selectbox("Run to watch", names, index=names.index(watched), key="train_watch_pick")
     st.session_state[WATCH_KEY] = watched
-    controls(watched)
     show_live(watched)
-
-    st.subheader("Run history")
-    st.dataframe([{
-        "run": s.run, "state": s.state, "dataset": s.config.get("dataset"), "model": s.config.get("base_model"),
-        "method": s.config.get("method"), "steps": f"{s.step}/{s.total_steps or '?'}",
-        "baseline WER": s.baseline_wer, "best WER": s.best_wer,
-        "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created_at)) if s.created_at else "",
-    } for s in runs[:HISTORY]], hide_index=True)
-    for s in runs[:HISTORY]:
-        with st.expander(f"{s.run} · {s.state}"):
-            final = jobs.results(s.run)
-            ev = final["eval"] or {}
-            if ev.get("baseline") or ev.get("finetuned"):
-                st.markdown(f"WER {fmt((ev.get('baseline') or {}).get('wer'), '{:.1%}')} → "
-                            f"{fmt((ev.get('finetuned') or {}).get('wer'), '{:.1%}')}")
-            if final["train"]:
-                st.json(final["train"], expanded=False)
-            st.caption("Frozen settings (config.json)")
-            st.json(s.config, expanded=False)
 else:
     st.caption("No training run yet.")

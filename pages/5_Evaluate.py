@@ -28,8 +28,18 @@ def diff_html(reference: str, hypothesis: str | None, language: str | None) -> s
     words = scoring.word_diff(reference, hypothesis, language)
     if not words:
         return "<i>(empty)</i>"
+    if not (hypothesis or "").strip():
+        return f'<i>(said nothing)</i> <span style="background:#fde2e1;text-decoration:line-through">' \
+               f"{html.escape(reference)}</span>"
     return " ".join(DIFF_STYLE[w["op"]].format(ref=html.escape(w["ref"] or ""), hyp=html.escape(w["hyp"] or ""))
                     for w in words)
+
+
+def shown_text(hypothesis: str | None) -> str | None:
+    """An empty transcript is a result worth seeing ("the model said nothing"), not a blank cell."""
+    if hypothesis is None:
+        return None
+    return hypothesis if hypothesis.strip() else "(said nothing)"
 
 
 def pct(value) -> str:
@@ -51,14 +61,18 @@ base, tuned = results.get("baseline") or {}, results.get("finetuned") or {}
 
 st.caption(f"Dataset `{status.config.get('dataset')}` · base `{status.config.get('base_model')}` · "
            f"{status.config.get('method')} · run {status.state}")
+if status.config.get("base_model") == "tiny":
+    st.caption("The tiny test model has random weights: these numbers prove the pipeline works, not that it "
+               "recognises speech.")
 if status.state != "succeeded":
     st.warning(f"This run is {status.state}: the numbers below are what it measured so far.")
 cols = st.columns(4)
 cols[0].metric("Baseline WER", pct(base.get("wer")))
-delta = None
+change = None
 if base.get("wer") is not None and tuned.get("wer") is not None:
-    delta = f"{(tuned['wer'] - base['wer']) * 100:+.1f} points"
-cols[1].metric("Fine-tuned WER", pct(tuned.get("wer")), delta=delta, delta_color="inverse")
+    change = round((tuned["wer"] - base["wer"]) * 100, 1)
+cols[1].metric("Fine-tuned WER", pct(tuned.get("wer")), delta=None if change is None else f"{change:+.1f} points",
+               delta_color="inverse" if change else "off")  # no change is neither good (green) nor bad (red)
 cols[2].metric("Baseline CER", pct(base.get("cer")))
 cols[3].metric("Fine-tuned CER", pct(tuned.get("cer")))
 if results.get("note"):
@@ -67,11 +81,15 @@ if results.get("note"):
 utterances = results.get("utterances") or []
 st.subheader(f"Per utterance ({len(utterances)})")
 st.dataframe([{
-    "clip": u["clip_id"], "reference": u["reference"], "baseline": u.get("baseline"),
-    "fine-tuned": u.get("finetuned"), "baseline WER": u.get("baseline_wer"), "fine-tuned WER": u.get("finetuned_wer"),
+    "reference": u["reference"], "baseline": shown_text(u.get("baseline")), "baseline WER": u.get("baseline_wer"),
+    "fine-tuned": shown_text(u.get("finetuned")), "fine-tuned WER": u.get("finetuned_wer"), "clip": u["clip_id"],
 } for u in utterances], hide_index=True, column_config={
+    "reference": st.column_config.TextColumn(width="medium"),
+    "baseline": st.column_config.TextColumn(width="medium"),
+    "fine-tuned": st.column_config.TextColumn(width="medium"),
     "baseline WER": st.column_config.NumberColumn(format="percent"),
     "fine-tuned WER": st.column_config.NumberColumn(format="percent"),
+    "clip": st.column_config.TextColumn(width="small"),
 })
 
 st.subheader("Word by word")
@@ -91,3 +109,11 @@ for u in shown:
                 st.audio(audio, format="audio/wav")
             else:
                 st.caption("This clip is no longer in the dataset.")
+
+st.divider()
+st.markdown("**Next:** hear it on your own voice, then share it.")
+n1, n2 = st.columns(2)
+with n1:
+    ui.link_to_step(7, "Try it: 7 · Try →")
+with n2:
+    ui.link_to_step(6, "Share it: 6 · Publish →")

@@ -23,6 +23,14 @@ token = (typed or "").strip() or release.token_from_environment()
 if not token:
     st.info("Paste a token with **write** access (create one at https://huggingface.co/settings/tokens) "
             "or start the studio with HF_TOKEN set.")
+    ready = tryout.finished_runs()
+    if ready:
+        st.caption(f"Ready to publish once you are signed in: {len(ready)} finished run(s), latest `{ready[0]}`. "
+                   "Meanwhile you can try a model locally.")
+        ui.link_to_step(7, "Go to 7 · Try →")
+    else:
+        st.caption("No finished training run yet either: train a model first.")
+        ui.link_to_step(4, "Go to 4 · Train →")
     st.stop()
 
 fingerprint = hashlib.sha256(token.encode()).hexdigest()[:16]

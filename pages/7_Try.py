@@ -37,6 +37,9 @@ except (FileNotFoundError, ValueError) as exc:
     st.stop()
 kind = "LoRA adapter" if models.is_adapter else "full fine-tune"
 st.caption(f"Base: `{models.base_model}` · fine-tuned: {kind} of run `{run}`")
+if tryout.is_tiny(models):
+    st.warning("This run fine-tuned the **tiny test model** (random weights): expect gibberish from the base "
+               "model and, at best, memorised training phrases from the fine-tuned one.")
 stamp = models.output.stat().st_mtime
 
 language = st.selectbox(
@@ -78,6 +81,8 @@ if shown and shown.get("clip") == clip.file_id and shown.get("run") == run:
             if isinstance(result, str):
                 st.error(result)
                 continue
-            st.markdown(f"> {result.text or '(nothing)'}")
+            st.markdown(f"> {result.text}" if result.text.strip() else "> *(no words: the transcript is empty)*")
             note = "" if result.stopped_by_eos else " · stopped at the token limit"
             st.caption(f"{result.seconds:.2f} s{note}")
+    st.divider()
+    ui.link_to_step(6, "Happy with it? Share it: 6 · Publish →")

@@ -83,6 +83,11 @@ def language_choices(models: RunModels | None = None) -> list[str]:
     return [AUTO] + trained + [code for code in LANGUAGES if code not in trained]
 
 
+def is_tiny(models: RunModels) -> bool:
+    """Whether the run started from the random-weight tiny model (its transcripts are not speech recognition)."""
+    return models.base_model == TINY
+
+
 def resolve_base(base_model: str) -> str:
     """'tiny' -> the locally built tiny model folder; Hub ids and folders unchanged."""
     if base_model == TINY:
