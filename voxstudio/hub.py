@@ -72,11 +72,11 @@ def repo_url(repo_id: str, repo_type: str = "model") -> str:
     return f"{endpoint()}/{prefix}{repo_id}"
 
 
-def api(token: str | None):
-    """A real ``HfApi`` on :func:`endpoint` with ``token``."""
+def api(token: str | None, endpoint_url: str | None = None):
+    """A real ``HfApi`` on ``endpoint_url`` (default :func:`endpoint`) with ``token``."""
     from huggingface_hub import HfApi
 
-    return HfApi(endpoint=endpoint(), token=token or None)
+    return HfApi(endpoint=(endpoint_url or endpoint()).rstrip("/"), token=token or None)
 
 
 def _check_token(token: str | None) -> str:
@@ -87,14 +87,19 @@ def _check_token(token: str | None) -> str:
     return str(token).strip()
 
 
-def account(token: str | None) -> Account:
+def account(token: str | None, endpoint_url: str | None = None) -> Account:
     """The account behind ``token`` (one ``whoami`` call, retried on transient failures)."""
     token = _check_token(token)
-    client = api(token)
-    info = _retrying(lambda: client.whoami(), "check your token")
-    access = ((info.get("auth") or {}).get("accessToken") or {})
+    client = api(token, endpoint_url)
+    info = retrying(lambda: client.whoami(), "check your token")
     orgs = tuple(o.get("name") for o in info.get("orgs") or [] if o.get("name"))
-    return Account(name=info.get("name", ""), orgs=orgs, role=access.get("role") or "write")
+    return Account(name=info.get("name", ""), orgs=orgs, role=token_role(info) or "write")
+
+
+def token_role(whoami_info: dict) -> str | None:
+    """The role a ``whoami`` answer states for its token ("read", "write", "fineGrained"), None if unstated
+    (e.g. OAuth): pushes then let the Hub decide, and a Space's read token is not refused on a guess."""
+    return ((whoami_info.get("auth") or {}).get("accessToken") or {}).get("role")
 
 
 def whoami(token: str | None) -> str:
@@ -143,23 +148,23 @@ def push_folder(folder: str | Path, repo_id: str, token: str | None, *, private:
     token = _check_token(token)
     who = account(token)
     repo_id = resolve_repo_id(repo_id, who=who)
-    _check_can_write(who, repo_id)
+    check_can_write(who, repo_id)
     client = api(token)
 
     report(0.1, f"Creating {repo_type} repository {repo_id}")
-    _retrying(lambda: client.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True),
+    retrying(lambda: client.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True),
               "create the repository", repo_id=repo_id, who=who)
 
     size = sum((folder / f).stat().st_size for f in files)
     report(0.2, f"Uploading {len(files)} files ({size / 1e6:.1f} MB) to {repo_id}")
     message = message or f"Upload {len(files)} files with voxstudio"
-    commit = _retrying(
+    commit = retrying(
         lambda: client.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type=repo_type,
                                      commit_message=message),
         "upload the files", repo_id=repo_id, who=who)
 
     report(0.95, "Checking the result")
-    info = _retrying(lambda: client.repo_info(repo_id, repo_type=repo_type), "read the repository back",
+    info = retrying(lambda: client.repo_info(repo_id, repo_type=repo_type), "read the repository back",
                      repo_id=repo_id, who=who)
     report(1.0, f"Done: {repo_url(repo_id, repo_type)}")
     return PushResult(repo_id=repo_id, repo_type=repo_type, url=repo_url(repo_id, repo_type),
@@ -207,7 +212,8 @@ def push_dataset(ds_name: str, repo_id: str, token: str | None, *, private: bool
 
 # ---- errors and retries --------------------------------------------------------------------------
 
-def _check_can_write(who: Account, repo_id: str) -> None:
+def check_can_write(who: Account, repo_id: str, doing: str = "push to") -> None:
+    """Refuse, before anything is uploaded, a read-only token or a namespace that is not the token's."""
     if who.role == "read":
         raise HubError(
             f"This token can only read; create a token with write access at {TOKENS_URL} and try again."
@@ -215,7 +221,7 @@ def _check_can_write(who: Account, repo_id: str) -> None:
     namespace = repo_id.split("/")[0]
     if namespace not in who.namespaces:
         raise HubError(
-            f"You can't push to '{repo_id}': '{namespace}' is not your account or one of your organisations "
+            f"You can't {doing} '{repo_id}': '{namespace}' is not your account or one of your organisations "
             f"(try '{who.name}/{repo_id.split('/')[1]}')."
         )
 
@@ -240,8 +246,11 @@ def _is_transient(exc: BaseException) -> bool:
     return _status(exc) in TRANSIENT_STATUS or _is_network_error(exc)
 
 
-def _retrying(fn, what: str, *, repo_id: str | None = None, who: Account | None = None):
-    """Run ``fn`` with exponential backoff on transient failures; translate errors to HubError."""
+def retrying(fn, what: str, *, repo_id: str | None = None, who: Account | None = None):
+    """Run ``fn`` with exponential backoff on transient failures; translate errors to HubError.
+
+    ``what`` completes "could not ..." in the message; ``repo_id``/``who`` let a 401/403/404 on a repo say
+    whether the name is taken or the token lacks access. Public: every Hub caller (``space`` too) uses it."""
     wait = float(os.environ.get(BACKOFF_ENV) or BACKOFF_S)
     for attempt in range(RETRIES + 1):
         try:

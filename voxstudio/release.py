@@ -53,18 +53,25 @@ def default_repo_name(run: str, artifact: str) -> str:
     return f"{run}-merged" if artifact == "merged" else run
 
 
-def stage(run: str, artifact: str, repo_id: str, dataset_repo: str | None = None) -> Staged:
-    """Export ``run`` as ``artifact`` into its staging folder (replacing an older staging of the same run)."""
+def stage(run: str | Path, artifact: str, repo_id: str, dataset_repo: str | None = None, *,
+          folder: Path | None = None) -> Staged:
+    """Export ``run`` (a run name, or a run folder for the CLI) as ``artifact`` into ``folder``, by default its
+    staging folder (replacing an older staging of the same run). The Publish page and ``voxstudio publish``
+    both stage and push through here."""
     from voxstudio import export
 
-    if artifact not in artifact_choices(run):
-        raise ValueError(f"Run {run!r} cannot be published as {artifact!r}; choose one of "
-                         f"{', '.join(artifact_choices(run))}.")
-    folder = workspace.cache_dir() / EXPORTS_DIR / f"{workspace.check_slug(run, 'run name')}-{artifact}"
+    run_dir = export.resolve_run(run)
+    method = export.check_finished(run_dir).get("method", "lora")
+    if export.artifact_for(method, artifact == "merged") != artifact:
+        choices = ["full"] if method == "full" else ["adapter", "merged"]
+        raise ValueError(f"Run {run_dir.name!r} cannot be published as {artifact!r}; choose one of "
+                         f"{', '.join(choices)}.")
+    if folder is None:
+        folder = workspace.cache_dir() / EXPORTS_DIR / f"{workspace.check_slug(run_dir.name, 'run name')}-{artifact}"
     if folder.exists():
         shutil.rmtree(folder)
-    export.export_run(run, folder, merge=artifact == "merged", repo_id=repo_id, dataset_repo=dataset_repo)
-    return Staged(run, artifact, repo_id, dataset_repo, folder, export.list_upload(folder))
+    export.export_run(run_dir, folder, merge=artifact == "merged", repo_id=repo_id, dataset_repo=dataset_repo)
+    return Staged(run_dir.name, artifact, repo_id, dataset_repo, folder, export.list_upload(folder))
 
 
 def publish(staged: Staged, token: str, *, private: bool = True, dataset: str | None = None,
@@ -83,7 +90,7 @@ def publish(staged: Staged, token: str, *, private: bool = True, dataset: str | 
         pushed_dataset = hub.push_dataset(dataset, staged.dataset_repo, token, private=private,
                                           progress=lambda f, text: report(0.4 * f, text))
     model = hub.push_folder(staged.folder, staged.repo_id, token, private=private,
-                            message=f"Upload {staged.artifact} of run {staged.run} with voxstudio",
+                            message=f"Upload {staged.artifact} of voxstudio run {staged.run}",
                             progress=lambda f, text: report((0.4 if dataset else 0.0) + (0.6 if dataset else 1.0) * f,
                                                             text))
     return {"model": model, "dataset": pushed_dataset}

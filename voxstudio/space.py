@@ -213,31 +213,20 @@ def deploy_demo(
         raise ValueError(f"Unknown Space hardware {hardware!r}; choose one of: {', '.join(HARDWARE)}.")
     if not token:
         raise ValueError("A Hugging Face token with write access is needed to create the Space.")
-    from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub import CommitOperationAdd
     from huggingface_hub.errors import RepositoryNotFoundError
 
     from voxstudio import hub
 
     report = progress or (lambda fraction, text: None)
-    api = HfApi(endpoint=(endpoint or hub.endpoint()).rstrip("/"), token=token)
-    call = hub._retrying  # the Hub module's retries with backoff and one-sentence errors
+    api = hub.api(token, endpoint)
+    call = hub.retrying  # the Hub module's retries with backoff and one-sentence errors
 
     report(0.05, "Checking your token")
-    info = call(lambda: api.whoami(token=token), "check your token")
-    who = hub.Account(
-        name=info.get("name", ""),
-        orgs=tuple(o.get("name") for o in info.get("orgs") or [] if o.get("name")),
-        role=((info.get("auth") or {}).get("accessToken") or {}).get("role") or "write",
-    )
+    who = hub.account(token, endpoint)
     model_repo = model_repo if "/" in model_repo else f"{who.name}/{model_repo}"
     space_repo = space_repo if "/" in space_repo else f"{who.name}/{space_repo}"
-    if who.role == "read":
-        raise hub.HubError("This token can only read; deploying a Space needs a token with write access.")
-    if space_repo.split("/")[0] not in who.namespaces:
-        raise hub.HubError(
-            f"You can't create the Space '{space_repo}': '{space_repo.split('/')[0]}' is not your account or "
-            f"one of your organisations (try '{who.name}/{space_repo.split('/')[1]}')."
-        )
+    hub.check_can_write(who, space_repo, doing="create the Space")
     report(0.15, f"Reading the model {model_repo}")
     try:
         model = call(lambda: api.model_info(model_repo), "read the model")
@@ -247,7 +236,7 @@ def deploy_demo(
                 f"The model '{model_repo}' was not found on the Hub (or your token cannot see it): publish it first."
             ) from None
         raise
-    secret = _space_secret(api, call, model_repo, bool(model.private), token, read_token)
+    secret = _space_secret(api, model_repo, bool(model.private), token, read_token)
     if card_summary is None:
         summary, languages = call(lambda: _card_summary(api, model_repo, token), "read the model card")
     else:
@@ -287,8 +276,7 @@ def deploy_demo(
     return str(url)
 
 
-def _space_secret(api, call, model_repo: str, model_private: bool, token: str,
-                  read_token: str | None) -> str | None:
+def _space_secret(api, model_repo: str, model_private: bool, token: str, read_token: str | None) -> str | None:
     """The token the Space may hold: None for a public model; for a private one, the user's read token only."""
     if not model_private:
         return None
@@ -303,9 +291,10 @@ def _space_secret(api, call, model_repo: str, model_private: bool, token: str,
             "The read token is your write token. Give the Space a separate token with read access only, "
             "so a leak of the Space cannot change your repos."
         )
-    who = call(lambda: api.whoami(token=read_token), "check your token")
-    role = ((who.get("auth") or {}).get("accessToken") or {}).get("role")
-    if role == "write":
+    from voxstudio import hub
+
+    who = hub.retrying(lambda: api.whoami(token=read_token), "check your token")
+    if hub.token_role(who) == "write":
         raise ValueError(
             "The read token has write access. Give the Space a token with read access only "
             "(https://huggingface.co/settings/tokens)."

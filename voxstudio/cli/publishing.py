@@ -85,7 +85,8 @@ def _hub_errors(fn):
 
 @_hub_errors
 def cmd_publish(args) -> int:
-    from voxstudio import export, hub
+    """The Publish page's steps (``release.stage`` then ``release.publish``), staged in a temporary folder."""
+    from voxstudio import export, hub, release
 
     token = _token()
     run_dir = export.resolve_run(args.run)
@@ -93,23 +94,27 @@ def cmd_publish(args) -> int:
     artifact = export.artifact_for(cfg.get("method", "lora"), args.merge)
     who = hub.account(token)
     repo_id = hub.resolve_repo_id(args.repo, who=who)
+    hub.check_can_write(who, repo_id)
     dataset_repo = None
     if args.with_dataset:
-        name = args.dataset_repo or f"{repo_id}-data"
-        dataset_repo = hub.resolve_repo_id(name, who=who)
-        print(f"Pushing dataset {cfg.get('dataset')} to {dataset_repo}", file=sys.stderr)
-        result = hub.push_dataset(cfg.get("dataset", ""), dataset_repo, token, private=not args.public,
-                                  progress=_progress)
-        print(f"dataset: {result.url}")
+        if not cfg.get("dataset"):
+            raise ValueError(f"Run {run_dir.name!r} does not name its dataset; push one with "
+                             "`voxstudio push-dataset NAME --repo REPO`.")
+        dataset_repo = hub.resolve_repo_id(args.dataset_repo or f"{repo_id}-data", who=who)
+        hub.check_can_write(who, dataset_repo)
     tmp = Path(tempfile.mkdtemp(prefix="voxstudio-publish-"))
     try:
         _progress(0.0, f"Exporting {artifact} of run {run_dir.name}")
-        folder = export.export_run(run_dir, tmp / "export", merge=args.merge, repo_id=repo_id,
-                                   dataset_repo=dataset_repo)
-        result = hub.push_folder(folder, repo_id, token, private=not args.public, progress=_progress,
-                                 message=f"Upload {artifact} of voxstudio run {run_dir.name}")
+        staged = release.stage(run_dir, artifact, repo_id, dataset_repo, folder=tmp / "export")
+        if dataset_repo:
+            print(f"Pushing dataset {cfg.get('dataset')} to {dataset_repo}", file=sys.stderr)
+        pushed = release.publish(staged, token, private=not args.public,
+                                 dataset=cfg["dataset"] if dataset_repo else None, progress=_progress)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if pushed["dataset"] is not None:
+        print(f"dataset: {pushed['dataset'].url}")
+    result = pushed["model"]
     visibility = "private" if result.private else "public"
     print(f"model: {result.url} ({visibility}, {len(result.files)} files, {artifact})")
     return 0
