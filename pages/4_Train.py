@@ -19,7 +19,8 @@ PRESETS = [*config.PRESETS, "custom"]
 LIVE_EVERY_S = 2.0
 LOG_LINES = 15
 HISTORY = 20
-WATCH_KEY = "train_watch"
+WATCH_KEY = "train_watch"  # the run this session watches (the Evaluate page opens it too)
+PICK_KEY = "train_watch_pick"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # colour codes Trackio/tqdm write for a terminal
 
 ui.page_setup(4, "4 · Train")
@@ -88,7 +89,7 @@ def live_panel(run: str, was_active: bool) -> None:
     before = (final.get("baseline") or {}).get("wer", s.baseline_wer)
     after = (final.get("finetuned") or {}).get("wer")
     cols = st.columns(4)
-    cols[0].metric("Loss", fmt(s.loss), help="training loss at the last logged step")
+    cols[0].metric("Loss", fmt(s.loss, "{:.4g}"), help="training loss at the last logged step")
     cols[1].metric("Baseline WER", fmt(before, "{:.1%}"), help="the base model on the held-out clips")
     cols[2].metric("Best WER so far", fmt(s.best_wer, "{:.1%}"), help="the best checkpoint during training")
     change = None if before is None or after is None else round((after - before) * 100, 1)
@@ -113,8 +114,14 @@ def live_panel(run: str, was_active: bool) -> None:
             so_far = f"{points[0][1]:.1%} at step {points[0][0]}; " if points else ""
             st.caption(f"{so_far}measured every {every} steps" if every else so_far or "no values yet")
     if s.state == "succeeded":
-        st.success(f"Done: WER {fmt(before, '{:.1%}')} → {fmt(after, '{:.1%}')} on the held-out clips. "
-                   "Next, compare every utterance word by word.")
+        done = f"Done: WER {fmt(before, '{:.1%}')} → {fmt(after, '{:.1%}')} on the held-out clips."
+        if change is not None and change >= 0:
+            why = ("expected of the tiny test model, whose weights are random" if s.config.get("base_model") ==
+                   config.TINY else "with few clips this happens: record more, train longer or lower the "
+                   "learning rate")
+            st.warning(f"{done} Fine-tuning did not lower the error rate ({why}). See which utterances fail:")
+        else:
+            st.success(f"{done} Next, compare every utterance word by word.")
         ui.link_to_step(5, "Go to 5 · Evaluate →")
     st.caption("Last lines of train.log")
     st.code(readable_log(jobs.read_log(run, LOG_LINES)) or "(empty)", language=None)
@@ -159,15 +166,23 @@ def history(shown: list) -> None:
             st.json(s.config, expanded=False)
 
 
+def watch(run: str) -> None:
+    """Point the live panel at ``run``: a run just started must not leave the panel on an older one."""
+    st.session_state[WATCH_KEY] = run
+
+
 def controls(run: str) -> None:
     s = jobs.status(run)
-    cols = st.columns(3)
-    if s.active and cols[0].button("Stop", key=f"train_stop_{run}", help="Saves a checkpoint, then stops"):
+    if not s.active and s.state not in jobs.RESUMABLE_STATES:
+        return
+    cols = iter(st.columns(4))  # the buttons that apply, left-aligned
+    if s.active and next(cols).button("Stop", key=f"train_stop_{run}", help="Saves a checkpoint, then stops"):
         jobs.stop(run, wait=False)
         st.toast(f"Stopping {run}: it saves a checkpoint first.")
         time.sleep(0.3)
         st.rerun()
-    if s.state in jobs.RESUMABLE_STATES and cols[1].button("Resume", key=f"train_resume_{run}"):
+    if s.state in jobs.RESUMABLE_STATES and next(cols).button("Resume", key=f"train_resume_{run}",
+                                                              help="Continues from the last checkpoint"):
         jobs.resume(run)
         st.rerun()
 
@@ -278,11 +293,11 @@ if ds is not None:
                 started = jobs.submit(cfg)
             except jobs.DuplicateRunError as exc:
                 st.info(str(exc))
-                st.session_state[WATCH_KEY] = exc.existing
+                watch(exc.existing)
             except ValueError as exc:
                 st.error(str(exc))
             else:
-                st.session_state[WATCH_KEY] = started.run
+                watch(started.run)
                 st.success(f"Run {started.run} queued: it starts as soon as no other run is training, and "
                            "keeps going in the background even if you close this page.")
 
@@ -295,8 +310,9 @@ if runs:
     watched = st.session_state.get(WATCH_KEY)
     if watched not in names:
         watched = active[0] if active else names[0]
-    watched = st.selectbox("Run to watch", names, index=names.index(watched), key="train_watch_pick")
-    st.session_state[WATCH_KEY] = watched
+    st.session_state[PICK_KEY] = watched
+    watched = st.selectbox("Run to watch", names, key=PICK_KEY,
+                           on_change=lambda: watch(st.session_state[PICK_KEY]))
     show_live(watched)
 else:
     st.caption("No training run yet.")
