@@ -31,9 +31,10 @@ def _wait_for(run_dir, predicate, timeout=120.0):
                          f"{(run_dir / runfolder.LOG).read_text()[-2000:]}")
 
 
-def _start(run_dir, resume=False):
+def _start(run_dir, resume=False, **env):
     log = open(run_dir / runfolder.LOG, "ab")
-    return subprocess.Popen(trainer_cmd(run_dir, resume), stdout=log, stderr=subprocess.STDOUT, env=trainer_env())
+    return subprocess.Popen(trainer_cmd(run_dir, resume), stdout=log, stderr=subprocess.STDOUT,
+                            env=trainer_env(**env))
 
 
 @pytest.mark.parametrize("n_clips", [0, 1])
@@ -83,8 +84,9 @@ def test_stop_during_baseline_evaluation_ends_stopped_with_exit_0(home):
 
 def test_stop_during_training_saves_a_checkpoint_and_resume_finishes(home):
     make_dataset("proof", english_rows(4))
-    run = make_run("stop-resume", "proof", eval_fraction=0.0, max_steps=30, eval_every=1000, max_new_tokens=4)
-    proc = _start(run)
+    run = make_run("stop-resume", "proof", eval_fraction=0.0, max_steps=60, eval_every=1000, max_new_tokens=4)
+    # Status every step, so the test can stop it early however fast this machine trains (~20 steps/s idle).
+    proc = _start(run, VOXSTUDIO_STATUS_EVERY_S="0")
     _wait_for(run, lambda s: (s.get("step") or 0) >= 5 and s.get("phase") == "training")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
@@ -93,16 +95,16 @@ def test_stop_during_training_saves_a_checkpoint_and_resume_finishes(home):
     checkpoints = sorted((run / runfolder.CHECKPOINTS).glob("checkpoint-*"))
     assert checkpoints, "a stopped run keeps a checkpoint"
     stopped_at = int(checkpoints[-1].name.split("-")[1])
-    assert 5 <= stopped_at < 30
+    assert 5 <= stopped_at < 60
 
     assert run_trainer(run, resume=True).returncode == 0
     log = (run / runfolder.LOG).read_text()
     assert f"resuming from {checkpoints[-1]}" in log
     assert log.count("baseline: WER") == 1  # the baseline is measured once, reused on resume
     status = runfolder.read_status(run)
-    assert status["state"] == "succeeded" and status["step"] == 30
+    assert status["state"] == "succeeded" and status["step"] == 60
     results = json.loads((run / runfolder.TRAIN_RESULTS).read_text())
-    assert results["global_step"] == 30
+    assert results["global_step"] == 60
     assert (run / runfolder.OUTPUT / "model.safetensors").exists()
 
 

@@ -23,7 +23,8 @@ from voxstudio import runfolder, workspace
 from voxstudio.config import RunConfig, to_lora_config, to_training_arguments
 from voxstudio.evaluate import Interrupted, eval_results, select_clips, summarize, transcribe_clips
 
-STATUS_EVERY_S = 2.0
+# How often status.json and the progress line are written (seconds; 0 = every step, e.g. for debugging).
+STATUS_EVERY_S = float(os.environ.get("VOXSTUDIO_STATUS_EVERY_S", "2.0"))
 BEST_DIR = "best"
 OOM_HINT = ("out of memory: lower batch size (now {bs}), raise grad accumulation instead, turn on gradient "
             "checkpointing, use LoRA instead of full fine-tuning, or lower max eval utterances / max new tokens")
