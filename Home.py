@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from voxstudio import dataset as dataset_mod
-from voxstudio import hardware, ui, workspace
+from voxstudio import workspace
+from voxstudio.data import dataset as dataset_mod
+from voxstudio.runs import hardware
+from voxstudio.studio import ui
 
 ui.page_setup(None, "voxstudio")
 st.markdown(

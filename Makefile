@@ -4,8 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 VOXSTUDIO_HOME ?= ./workspace
 export VOXSTUDIO_HOME
+PORT ?= 8501
+ADDRESS ?= 127.0.0.1
 
-.PHONY: run test lint install install-dev bench clean
+.PHONY: run test test-fast lint install install-dev bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +26,8 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: install
-	$(BIN)/streamlit run Home.py --server.address 127.0.0.1 --server.port 8501 \
-		--server.headless true --browser.gatherUsageStats false
+	$(BIN)/streamlit run Home.py --server.address $(ADDRESS) --server.port $(PORT) \
+		--server.headless true --browser.gatherUsageStats false --server.fileWatcherType none
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -33,6 +35,11 @@ lint: install-dev
 test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The inner loop: lint + every test that neither trains a model nor drives a browser (under a minute or so).
+test-fast: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not slow and not browser" -q
 
 bench: install-dev
 	$(BIN)/python bench/ingest.py

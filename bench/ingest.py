@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from voxstudio.dataset import Dataset  # noqa: E402
+from voxstudio.data.dataset import Dataset  # noqa: E402
 
 DEFAULT_CLIPS = ROOT.parent / "shared" / "speech" / "clips"
 

@@ -28,7 +28,7 @@ TARGET_MS = 150.0
 def build(n: int) -> str:
     from conftest import speech_manifest
 
-    from voxstudio.dataset import Dataset
+    from voxstudio.data.dataset import Dataset
 
     ds = Dataset.create("bench-10k", languages=["en", "fr"], speaker="Ada")
     seeds = [ds.add_clip(r["path"], r["text"], language=r["language"], speaker=spk, source="import")
@@ -63,8 +63,8 @@ def unpaginated_table(name: str) -> None:
     """Baseline: the same cached table, every row in one editor (what pagination avoids)."""
     import streamlit as st
 
-    from voxstudio import dataset as dataset_mod
-    from voxstudio import ui
+    from voxstudio.data import dataset as dataset_mod
+    from voxstudio.studio import ui
 
     @st.cache_data
     def load(name: str, version: str):

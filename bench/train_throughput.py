@@ -2,7 +2,7 @@
 
 Same tiny Voxtral, same 32 real clips, same hyperparameters and Trainer, in one process:
 
-  (a) ours   — prompt ids + log-mel features computed once (voxstudio.features), collator pads/stacks;
+  (a) ours   — prompt ids + log-mel features computed once (voxstudio.training.features), collator pads/stacks;
   (b) recipe — the collator calls ``apply_transcription_request`` on raw audio every step (as the HF audio
                course and VoxFactory do): WAV encode, decode, resample, mel transform, tokenise, each step.
 
@@ -55,7 +55,7 @@ def load_rows(folder: Path) -> list[dict]:
 
 def recipe_dataset_and_collator(processor, rows, torch):
     """The public recipe: raw audio per item, prompt + features built in the collator at every step."""
-    from voxstudio.audio import load_audio
+    from voxstudio.data.audio import load_audio
 
     class RawAudio(torch.utils.data.Dataset):
         def __len__(self):
@@ -89,7 +89,7 @@ def recipe_dataset_and_collator(processor, rows, torch):
 def run(name, model_dir, dataset, collator, cfg, steps, out_dir, torch, grouped):
     from transformers import Trainer, TrainerCallback, VoxtralForConditionalGeneration
 
-    from voxstudio.config import to_training_arguments
+    from voxstudio.training.config import to_training_arguments
 
     timer = Timer()
 
@@ -154,10 +154,10 @@ def main() -> int:
     import torch
     from transformers import AutoProcessor
 
-    from voxstudio.collator import VoxtralCollator
-    from voxstudio.config import new_config
-    from voxstudio.features import ClipRef, build_features
-    from voxstudio.tiny import build_tiny
+    from voxstudio.training.collator import VoxtralCollator
+    from voxstudio.training.config import new_config
+    from voxstudio.training.features import ClipRef, build_features
+    from voxstudio.training.tiny import build_tiny
 
     rows = load_rows(args.clips)
     model_dir = build_tiny(work / "tiny")

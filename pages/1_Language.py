@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from voxstudio import dataset as dataset_mod
-from voxstudio import phrases as phrases_mod
-from voxstudio import ui, workspace
+from voxstudio import workspace
+from voxstudio.data import dataset as dataset_mod
+from voxstudio.data import phrases as phrases_mod
+from voxstudio.studio import ui
 
 SOURCES = {
     "bundled": "Phrases that come with voxstudio",

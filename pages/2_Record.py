@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from voxstudio import dataset_io, ui
-from voxstudio import phrases as phrases_mod
+from voxstudio.data import importers
+from voxstudio.data import phrases as phrases_mod
+from voxstudio.studio import ui
 
 UPLOAD_TYPES = ["wav", "flac", "ogg", "opus", "mp3", "webm", "m4a", "txt", "csv", "jsonl"]
 
@@ -142,7 +143,7 @@ with upload_tab:
                             format_func=phrases_mod.language_label, key="rec_upload_language")
     if st.button("Import files", type="primary", key="rec_import", disabled=not files):
         with st.spinner("Importing…"):
-            report = dataset_io.import_uploads(
+            report = importers.import_uploads(
                 ds, files=[(f.name, f.getvalue()) for f in files], language=language, speaker=speaker
             )
         st.session_state["rec_import_report"] = report.to_dict()

@@ -7,8 +7,9 @@ import hashlib
 
 import streamlit as st
 
-from voxstudio import dataset as dataset_mod
-from voxstudio import dataset_io, ui
+from voxstudio.data import dataset as dataset_mod
+from voxstudio.data import exporters
+from voxstudio.studio import ui
 
 PAGE_SIZE = 50
 ALL = "(all)"
@@ -132,7 +133,7 @@ with right:
     st.download_button(
         "Download the dataset (.zip, AudioFolder)",
         icon=":material/download:",
-        data=lambda: dataset_io.export_zip(ds),
+        data=lambda: exporters.export_zip(ds),
         file_name=f"{ds.name}.zip",
         mime="application/zip",
         key="rev_export_zip",

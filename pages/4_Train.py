@@ -1,8 +1,8 @@
 """Step 4: pick a model and settings, start training in the background, and watch it live.
 
-Training runs as a detached job (voxstudio.jobs): closing or reloading this page changes nothing, and
+Training runs as a detached job (voxstudio.runs.jobs): closing or reloading this page changes nothing, and
 queued runs start one after another on their own. The live panel refreshes itself only while a run is
-queued or running; charts read Trackio's SQLite through voxstudio.tracking.
+queued or running; charts read Trackio's SQLite through voxstudio.runs.tracking.
 """
 
 import re
@@ -10,7 +10,10 @@ import time
 
 import streamlit as st
 
-from voxstudio import config, jobs, tracking, ui, workspace
+from voxstudio import workspace
+from voxstudio.runs import jobs, tracking
+from voxstudio.studio import ui
+from voxstudio.training import config
 
 TINY_LABEL = "tiny — pipeline check, random weights"
 CUSTOM = "other: a local folder or Hub id…"
@@ -30,7 +33,7 @@ jobs.resume_queue()  # queued runs left behind by a restart start again, one at 
 def gpu_memory_gb() -> tuple[float | None, str]:
     """(VRAM of the largest GPU in GB or None, a one-line description); CPU when the probe is missing."""
     try:
-        from voxstudio import hardware
+        from voxstudio.runs import hardware
 
         hw = hardware.detect()
     except Exception:  # noqa: BLE001 - the probe is a nicety; the page must render without it

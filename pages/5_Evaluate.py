@@ -8,7 +8,9 @@ import html
 
 import streamlit as st
 
-from voxstudio import jobs, scoring, ui
+from voxstudio.runs import jobs
+from voxstudio.studio import ui
+from voxstudio.training import scoring
 
 DIFF_STYLE = {
     "equal": "{ref}",

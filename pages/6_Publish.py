@@ -4,7 +4,8 @@ import hashlib
 
 import streamlit as st
 
-from voxstudio import hub, release, space, tryout, ui
+from voxstudio.publish import hub, release, space
+from voxstudio.studio import tryout, ui
 
 ui.page_setup(6, "6 · Publish")
 st.markdown(

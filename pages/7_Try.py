@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from voxstudio import tryout, ui
+from voxstudio.studio import tryout, ui
 
 UPLOAD_TYPES = ["wav", "flac", "ogg", "opus", "mp3", "webm", "m4a"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from voxstudio.dataset import Dataset
+from voxstudio.data.dataset import Dataset
 
 CLIPS = sorted((Path(__file__).resolve().parent / "fixtures" / "speech" / "clips").glob("*/stp_*.wav"))
 

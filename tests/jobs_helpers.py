@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from voxstudio import jobs, processes, runfolder, supervisor, workspace
+from voxstudio import workspace
+from voxstudio.runs import jobs, processes, runfolder, supervisor
 
 STANDIN = Path(__file__).resolve().parent / "jobs_standin_trainer.py"
 STANDIN_CMD = f"{sys.executable} {STANDIN}"
@@ -16,7 +17,7 @@ STANDIN_CMD = f"{sys.executable} {STANDIN}"
 
 def use_standin_trainer(monkeypatch, step_s: float) -> None:
     """Make the supervisor start the stand-in trainer (one fake step every ``step_s`` seconds) instead of
-    ``python -m voxstudio.train``: real processes, status files and signals, without a model."""
+    ``python -m voxstudio.training.train``: real processes, status files and signals, without a model."""
     monkeypatch.setenv(supervisor.TRAINER_CMD_ENV, STANDIN_CMD)
     monkeypatch.setenv("STANDIN_STEP_S", str(step_s))
 
@@ -80,7 +81,7 @@ def make_dataset(name: str = "voice", n: int = 6):
     """A dataset of ``n`` real short English commands (tests/fixtures/speech), in the current home."""
     from conftest import speech_manifest
 
-    from voxstudio.dataset import Dataset
+    from voxstudio.data.dataset import Dataset
 
     rows = [r for r in speech_manifest("clips") if r["audio_path"].startswith("en/stp")][:n]
     ds = Dataset.create(name, languages=["en"], speaker="tester")

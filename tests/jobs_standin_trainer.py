@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from voxstudio import runfolder
+from voxstudio.runs import runfolder
 
 folder = Path(sys.argv[1])
 resume = "--resume" in sys.argv[2:]

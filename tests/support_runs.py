@@ -13,7 +13,7 @@ delete freely). Use from a test module::
         runs_home.dataset       # the dataset name both runs trained on (fixture clips, English)
         runs_home.train_texts   # {clip text: wav path} of the training clips
 
-Runs use the real trainer subprocess (``python -m voxstudio.train RUN_DIR``) with ``base_model="tiny"``.
+Runs use the real trainer subprocess (``python -m voxstudio.training.train RUN_DIR``) with ``base_model="tiny"``.
 The LoRA run is short (it only has to produce an adapter); the full run trains ``FULL_STEPS`` steps, enough
 for the tiny model to transcribe its training clips exactly (the end-to-end demo flow checks that). Both
 are trained once per session, whichever tests ask for them. Set ``VOXSTUDIO_RUNS_CACHE=/some/dir`` to keep the trained home between sessions while
@@ -53,8 +53,8 @@ def _rows() -> list[dict]:
 
 
 def _train(home: Path, run: str, **fields) -> Path:
-    from voxstudio import runfolder
-    from voxstudio.config import new_config
+    from voxstudio.runs import runfolder
+    from voxstudio.training.config import new_config
 
     cfg = new_config(run_name=run, dataset=DATASET, base_model="tiny", eval_every=10_000, **fields)
     folder = home / "runs" / run
@@ -63,7 +63,7 @@ def _train(home: Path, run: str, **fields) -> Path:
     env = {**os.environ, "VOXSTUDIO_HOME": str(home), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "2"}
     env.pop("HF_TOKEN", None)
     with open(folder / runfolder.LOG, "ab") as log:
-        subprocess.run([sys.executable, "-m", "voxstudio.train", str(folder)], stdout=log,
+        subprocess.run([sys.executable, "-m", "voxstudio.training.train", str(folder)], stdout=log,
                        stderr=subprocess.STDOUT, env=env, cwd=ROOT, timeout=900, check=False)
     state = runfolder.read_status(folder).get("state")
     assert state == "succeeded", f"tiny {run} did not finish ({state}):\n" + "\n".join(runfolder.tail_log(folder))
@@ -75,7 +75,7 @@ def build_home(home: Path, full_steps: int = FULL_STEPS) -> None:
     old = os.environ.get("VOXSTUDIO_HOME")
     os.environ["VOXSTUDIO_HOME"] = str(home)
     try:
-        from voxstudio.dataset import Dataset
+        from voxstudio.data.dataset import Dataset
 
         ds = Dataset.create(DATASET, languages=["en"], speaker="Tess",
                             consent={"given": True, "speaker": "Tess", "statement": "I agree.",
@@ -118,7 +118,7 @@ def copy_home(source: Path, tmp_path: Path, monkeypatch) -> Runs:
     home = tmp_path / "home"
     shutil.copytree(source, home, symlinks=True)
     monkeypatch.setenv("VOXSTUDIO_HOME", str(home))
-    from voxstudio.dataset import Dataset
+    from voxstudio.data.dataset import Dataset
 
     ds = Dataset.open(DATASET)
     texts = {c.text: str(ds.audio_path(c)) for c in ds.clips()}

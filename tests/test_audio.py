@@ -1,4 +1,4 @@
-"""voxstudio.audio over real recordings: every format a user brings ends up as 16 kHz mono float32."""
+"""voxstudio.data.audio over real recordings: every format a user brings ends up as 16 kHz mono float32."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from audio_helpers import (
     write_variant,
 )
 
-from voxstudio import analysis, audio
+from voxstudio.data import analysis, audio
 
 FFMPEG = shutil.which("ffmpeg")
 

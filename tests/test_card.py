@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hubserver import HubServer, hub_server  # noqa: F401 - fixture
 
-from voxstudio import card
+from voxstudio.publish import card
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 REGEN = os.environ.get("VOXSTUDIO_REGEN_GOLDEN") == "1"

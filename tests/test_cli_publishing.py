@@ -11,7 +11,7 @@ import pytest
 from hubserver import HubServer, hub_server  # noqa: F401 - fixture
 from support_runs import finished_runs, runs_home  # noqa: F401 - fixtures
 
-from voxstudio import card, export
+from voxstudio.publish import card, export
 
 ROOT = __import__("conftest").ROOT
 TRAINING_STATE = ("optimizer", "scheduler", "rng_state", "trainer_state", "training_args", "checkpoint")

@@ -1,6 +1,6 @@
 """`voxstudio train | runs | evaluate | transcribe` as a user types them (real subprocesses).
 
-One real end to end: the tiny model is trained by the real ``python -m voxstudio.train`` through the queue,
+One real end to end: the tiny model is trained by the real ``python -m voxstudio.training.train`` through the queue,
 in the foreground, and its loss is read back from Trackio's SQLite. The queue/stop/resume commands use the
 stand-in trainer (tests/jobs_standin_trainer.py) to stay fast.
 """
@@ -18,7 +18,8 @@ import pytest
 from conftest import speech_manifest
 from jobs_helpers import cleanup_home, make_dataset, use_standin_trainer, wait_for, wait_raw
 
-from voxstudio import jobs, runfolder, tracking, workspace
+from voxstudio import workspace
+from voxstudio.runs import jobs, runfolder, tracking
 
 TINY_STEPS = 20
 
@@ -124,7 +125,7 @@ def test_bad_train_input_is_refused_and_changes_nothing(standin):
     for args, message in cases:
         proc = cli("train", *args)
         assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)
-    from voxstudio.dataset import Dataset
+    from voxstudio.data.dataset import Dataset
 
     Dataset.create("lonely", languages=["en"])
     proc = cli("train", "--dataset", "lonely", "--model", "tiny", "--run", "r4")

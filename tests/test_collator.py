@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from voxstudio.collator import VoxtralCollator
-from voxstudio.features import ClipRef, build_features, make_example
 from voxstudio.inference import build_prompt
-from voxstudio.tiny import AUDIO_TOKEN_ID, tiny_path
+from voxstudio.training.collator import VoxtralCollator
+from voxstudio.training.features import ClipRef, build_features, make_example
+from voxstudio.training.tiny import AUDIO_TOKEN_ID, tiny_path
 
 
 def test_pads_right_masks_labels_and_stacks_feature_chunks():
@@ -50,7 +50,7 @@ def processor(home):
 
 
 def test_example_is_the_inference_prompt_plus_transcript_and_eos(processor, clips):
-    from voxstudio.audio import load_audio
+    from voxstudio.data.audio import load_audio
 
     clip = next(c for c in clips if c["text"] == "cancel timer")
     audio = load_audio(clip["path"])
@@ -82,7 +82,7 @@ def _long_source():
     """A real > 30 s waveform: the difficult fixture clips concatenated."""
     from conftest import speech_manifest
 
-    from voxstudio.audio import load_audio
+    from voxstudio.data.audio import load_audio
 
     parts = [load_audio(r["path"]) for r in speech_manifest("clips") if r["duration_s"] > 10]
     return np.concatenate(parts)[: 40 * 16000].astype(np.float32)
@@ -106,7 +106,7 @@ def test_feature_cache_is_reused_and_keyed_by_text_and_language(processor, clips
 
 
 def test_regional_language_tags_prompt_with_the_base_language_and_auto_has_no_hint(processor, clips):
-    from voxstudio.audio import load_audio
+    from voxstudio.data.audio import load_audio
 
     audio = load_audio(clips[0]["path"])
     en = build_prompt(processor, audio, "en")["input_ids"][0].tolist()

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from voxstudio.config import (
+from voxstudio.training.config import (
     DEFAULT_BASE_MODEL,
     RunConfig,
     cli_command,
@@ -101,7 +101,7 @@ def test_training_arguments_mapping(tmp_path):
 
 
 def test_precision_auto_picks_bf16_on_capable_gpu_and_fused_adamw():
-    from voxstudio.config import resolve_precision
+    from voxstudio.training.config import resolve_precision
 
     cfg = RunConfig(dataset="d")
     assert resolve_precision(cfg, cuda=True, bf16_ok=True) == "bf16"
@@ -134,7 +134,7 @@ def test_cli_command_is_the_equivalent_train_command():
 
 
 def test_config_module_imports_without_torch():
-    code = ("import sys, voxstudio.config as c; c.estimate(c.RunConfig(dataset='d'), 10, 1, None); "
+    code = ("import sys, voxstudio.training.config as c; c.estimate(c.RunConfig(dataset='d'), 10, 1, None); "
             "c.cli_command(c.RunConfig(dataset='d')); "
             "bad = [m for m in ('torch', 'transformers', 'peft', 'trackio') if m in sys.modules]; "
             "assert not bad, bad")

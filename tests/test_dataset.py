@@ -1,4 +1,4 @@
-"""voxstudio.dataset on a real data home with real clips: what a user records is saved, shown, editable, never lost."""
+"""voxstudio.data.dataset on a real data home with real clips: what a user records is saved, shown, editable, never lost."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 import soundfile as sf
 from audio_helpers import SPEECH_TEXT, SPEECH_WAV, speech, speech_room_tone
 
-from voxstudio import audio, workspace
-from voxstudio.dataset import Clip, Dataset, list_datasets
+from voxstudio import workspace
+from voxstudio.data import audio
+from voxstudio.data.dataset import Clip, Dataset, list_datasets
 
 ROW_FIELDS = {"file_name", "text", "language", "speaker", "duration_s", "phrase_id", "source", "flags", "created_at"}
 

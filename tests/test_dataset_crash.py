@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 from audio_helpers import SPEECH_TEXT, SPEECH_WAV
 
-from voxstudio.dataset import Dataset
+from voxstudio.data.dataset import Dataset
 
 APPENDER = Path(__file__).resolve().parent / "dataset_appender.py"
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,7 +120,7 @@ def test_edits_and_deletes_by_another_process_are_seen_at_once(home, clips):
     a = ds.add_clip(clips[1]["path"], clips[1]["text"], language="en")
     b = ds.add_clip(clips[2]["path"], clips[2]["text"], language="en")
     assert ds.get(a.clip_id).text == clips[1]["text"]  # this process has read (and cached) the rows
-    code = ("import sys; from voxstudio.dataset import Dataset; ds = Dataset.open('shared'); "
+    code = ("import sys; from voxstudio.data.dataset import Dataset; ds = Dataset.open('shared'); "
             "ds.update_clip(sys.argv[1], text='edited in the other tab'); ds.delete(sys.argv[2])")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, "-c", code, a.clip_id, b.clip_id], check=True, env=env, cwd=ROOT, timeout=60)

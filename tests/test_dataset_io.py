@@ -21,9 +21,9 @@ from dataset_io_sources import (
     txt_folder,
 )
 
-from voxstudio import audio as vaudio
-from voxstudio import dataset_export, dataset_io
-from voxstudio.dataset import Dataset
+from voxstudio.data import audio as vaudio
+from voxstudio.data import exporters, importers
+from voxstudio.data.dataset import Dataset
 
 
 def _new(name: str = "io-test", languages=("en",)) -> Dataset:
@@ -53,7 +53,7 @@ def _assert_matches_sources(ds: Dataset, rows: list[dict]) -> None:
 
 def test_seed_manifest_of_the_fixtures_imports_with_limit(home):
     ds = _new()
-    report = dataset_io.import_source(ds, SPEECH / "clips" / "manifest.jsonl", limit=3)
+    report = importers.import_source(ds, SPEECH / "clips" / "manifest.jsonl", limit=3)
     rows = [json.loads(x) for x in (SPEECH / "clips" / "manifest.jsonl").read_text().splitlines()][:3]
     assert report.refused == []
     assert [c.text for c in report.imported] == [r["text"] for r in rows]
@@ -64,7 +64,7 @@ def test_seed_manifest_of_the_fixtures_imports_with_limit(home):
 def test_seed_manifest_in_a_folder(home, tmp_path):
     seed_manifest(tmp_path / "src")
     ds = _new(languages=("en", "fr"))
-    report = dataset_io.import_source(ds, tmp_path / "src")  # the folder: manifest.jsonl is found
+    report = importers.import_source(ds, tmp_path / "src")  # the folder: manifest.jsonl is found
     assert report.refused == []
     _assert_matches_sources(ds, picked())
 
@@ -74,7 +74,7 @@ def test_folder_with_txt_transcripts(home, tmp_path):
     root = txt_folder(tmp_path / "src", rows)
     (root / "en" / "orphan.wav").write_bytes((root / "en" / "stp_nevermind.wav").read_bytes())
     ds = _new()
-    report = dataset_io.import_source(ds, root, language="en", speaker="alice")
+    report = importers.import_source(ds, root, language="en", speaker="alice")
     assert dict(report.refused) == {"en/orphan.wav": "no transcript: expected orphan.txt next to it"}
     _assert_matches_sources(ds, rows)
     assert {c.speaker for c in ds.clips()} == {"alice"}
@@ -85,7 +85,7 @@ def test_csv_file_text(home, tmp_path, header):
     rows = [r for r in picked() if r["language"] == "en"]
     path = csv_source(tmp_path / "src", rows, header=header)
     ds = _new()
-    report = dataset_io.import_source(ds, path)  # language comes from the dataset's only language
+    report = importers.import_source(ds, path)  # language comes from the dataset's only language
     assert report.refused == []
     _assert_matches_sources(ds, rows)
 
@@ -93,7 +93,7 @@ def test_csv_file_text(home, tmp_path, header):
 def test_audiofolder_with_metadata(home, tmp_path):
     root = audiofolder(tmp_path / "src")
     ds = _new(languages=("en", "fr"))
-    report = dataset_io.import_source(ds, root)
+    report = importers.import_source(ds, root)
     assert report.refused == []
     _assert_matches_sources(ds, picked())
     assert sorted(c.speaker for c in ds.clips()) == ["spk0", "spk0", "spk1", "spk1"]
@@ -107,13 +107,13 @@ def test_hf_save_to_disk_with_column_mapping_and_splits(home, tmp_path):
     both.save_to_disk(str(tmp_path / "hf"))
     ds = _new(languages=("en", "fr"))
     with pytest.raises(ValueError, match="no text column I recognise"):
-        dataset_io.import_source(ds, tmp_path / "hf")
-    report = dataset_io.import_source(ds, tmp_path / "hf", columns={"text": "words"}, split="train")
+        importers.import_source(ds, tmp_path / "hf")
+    report = importers.import_source(ds, tmp_path / "hf", columns={"text": "words"}, split="train")
     assert report.refused == []
     _assert_matches_sources(ds, rows[:3])
     assert sorted(c.speaker for c in ds.clips()) == ["speaker-0", "speaker-1", "speaker-2"]
     with pytest.raises(ValueError, match="no split 'validation'"):
-        dataset_io.import_source(ds, tmp_path / "hf", columns={"text": "words"}, split="validation")
+        importers.import_source(ds, tmp_path / "hf", columns={"text": "words"}, split="validation")
 
 
 def test_hf_single_dataset_and_hub_layout_parquet(home, tmp_path):
@@ -124,11 +124,11 @@ def test_hf_single_dataset_and_hub_layout_parquet(home, tmp_path):
     hf.to_parquet(str(tmp_path / "hub" / "data" / "train-00000-of-00001.parquet"))
 
     ds = _new(languages=("en", "fr"))
-    assert dataset_io.import_source(ds, tmp_path / "disk").refused == []
+    assert importers.import_source(ds, tmp_path / "disk").refused == []
     _assert_matches_sources(ds, rows)
 
     other = _new("hub-layout", languages=("en", "fr"))
-    assert dataset_io.import_source(other, tmp_path / "hub").refused == []
+    assert importers.import_source(other, tmp_path / "hub").refused == []
     _assert_matches_sources(other, rows)
 
 
@@ -152,7 +152,7 @@ def test_bad_items_are_refused_with_reasons_and_the_rest_imports(home, tmp_path)
         {"audio_path": str(outside), "text": "absolute"},
     ])
     ds = _new()
-    report = dataset_io.import_source(ds, root / "manifest.jsonl")
+    report = importers.import_source(ds, root / "manifest.jsonl")
     assert [c.text for c in report.imported] == [r["text"] for r in good]
     reasons = dict(report.refused)
     assert reasons["missing.wav"] == "file not found"
@@ -168,9 +168,9 @@ def test_bad_items_are_refused_with_reasons_and_the_rest_imports(home, tmp_path)
 def test_duplicate_import_is_refused_and_changes_nothing(home, tmp_path):
     path = seed_manifest(tmp_path / "src")
     ds = _new(languages=("en", "fr"))
-    first = dataset_io.import_source(ds, path)
+    first = importers.import_source(ds, path)
     before = (home / "datasets" / "io-test" / "metadata.jsonl").read_bytes()
-    again = dataset_io.import_source(ds, txt_folder(tmp_path / "same-audio-other-layout"), language="en")
+    again = importers.import_source(ds, txt_folder(tmp_path / "same-audio-other-layout"), language="en")
     assert again.imported == []
     assert len(again.refused) == len(first.imported) == 4
     assert all("is a duplicate" in reason for _, reason in again.refused)
@@ -180,10 +180,10 @@ def test_duplicate_import_is_refused_and_changes_nothing(home, tmp_path):
 def test_unusable_sources_raise_clear_errors(home, tmp_path):
     ds = _new()
     with pytest.raises(ValueError, match="does not exist"):
-        dataset_io.import_source(ds, tmp_path / "nope.jsonl")
+        importers.import_source(ds, tmp_path / "nope.jsonl")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="nothing to import"):
-        dataset_io.import_source(ds, tmp_path / "empty")
+        importers.import_source(ds, tmp_path / "empty")
     assert ds.clips() == []
 
 
@@ -193,26 +193,26 @@ def test_unusable_sources_raise_clear_errors(home, tmp_path):
 @pytest.mark.parametrize("fmt", ["jsonl", "audiofolder", "zip"])
 def test_round_trip_is_lossless(home, tmp_path, fmt):
     first = _new("first", languages=("en", "fr"))
-    dataset_io.import_source(first, audiofolder(tmp_path / "src"))
+    importers.import_source(first, audiofolder(tmp_path / "src"))
     out = tmp_path / "out"
     if fmt == "jsonl":
-        source = dataset_export.export_jsonl(first, out)
+        source = exporters.export_jsonl(first, out)
         assert source.name == "manifest.jsonl"
         row = json.loads(source.read_text().splitlines()[0])
         assert set(row) >= {"audio_path", "text", "language", "speaker"}
         assert not Path(row["audio_path"]).is_absolute()
     elif fmt == "audiofolder":
-        source = dataset_export.export_audiofolder(first, out)
+        source = exporters.export_audiofolder(first, out)
         assert set(json.loads((out / "metadata.jsonl").read_text().splitlines()[0])) >= {"file_name", "text"}
     else:
-        data = dataset_export.export_zip(first)
+        data = exporters.export_zip(first)
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             assert {"metadata.jsonl", "manifest.jsonl"} <= set(zf.namelist())
             assert len([n for n in zf.namelist() if n.startswith("audio/")]) == 4
         source = tmp_path / "download.zip"
         source.write_bytes(data)
     second = _new("second", languages=("en", "fr"))
-    report = dataset_io.import_source(second, source)
+    report = importers.import_source(second, source)
     assert report.refused == []
     a, b = _by_text(first), _by_text(second)
     assert sorted(a) == sorted(b)
@@ -223,11 +223,11 @@ def test_round_trip_is_lossless(home, tmp_path, fmt):
 
 def test_export_refuses_a_folder_that_is_not_empty(home, tmp_path):
     ds = _new()
-    dataset_io.import_source(ds, seed_manifest(tmp_path / "src", picked()[:1]))
+    importers.import_source(ds, seed_manifest(tmp_path / "src", picked()[:1]))
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("mine")
     with pytest.raises(ValueError, match="not an empty folder"):
-        dataset_export.export_jsonl(ds, tmp_path / "out")
+        exporters.export_jsonl(ds, tmp_path / "out")
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep.txt"]
 
 
@@ -235,8 +235,8 @@ def test_to_hf_dataset_has_undecoded_audio_that_soundfile_reads(home, tmp_path):
     import datasets
 
     ds = _new(languages=("en", "fr"))
-    dataset_io.import_source(ds, seed_manifest(tmp_path / "src"), speaker="bob")
-    hf = dataset_export.to_hf_dataset(ds)
+    importers.import_source(ds, seed_manifest(tmp_path / "src"), speaker="bob")
+    hf = exporters.to_hf_dataset(ds)
     feature = hf.features["audio"]
     assert isinstance(feature, datasets.Audio) and feature.decode is False and feature.sampling_rate == 16000
     assert {"text", "language", "speaker", "duration_s"} <= set(hf.column_names)
@@ -249,7 +249,7 @@ def test_to_hf_dataset_has_undecoded_audio_that_soundfile_reads(home, tmp_path):
         assert np.array_equal(samples, pcm(ds.audio_path(clip)))
         assert (row["language"], row["speaker"]) == (clip.language, "bob")
         assert row["duration_s"] == pytest.approx(len(samples) / 16000, abs=0.01)
-    train, held_out = dataset_export.to_hf_dataset(ds, "train"), dataset_export.to_hf_dataset(ds, "eval")
+    train, held_out = exporters.to_hf_dataset(ds, "train"), exporters.to_hf_dataset(ds, "eval")
     assert len(held_out) >= 1 and sorted([*train["text"], *held_out["text"]]) == sorted(hf["text"])
 
 
@@ -265,7 +265,7 @@ def test_uploads_with_txt_csv_and_dict_transcripts(home):
     files.append(("transcripts.csv", csv_text.encode()))
     files.append(("orphan.wav", Path(rows[1]["path"]).read_bytes()))
     ds = _new(languages=("en", "fr"))
-    report = dataset_io.import_uploads(ds, files, transcripts={Path(rows[2]["path"]).name: rows[2]["text"]},
+    report = importers.import_uploads(ds, files, transcripts={Path(rows[2]["path"]).name: rows[2]["text"]},
                                        language="en")
     assert [label for label, _ in report.refused] == [Path(rows[3]["path"]).name, "orphan.wav"]
     assert all("no transcript" in reason for _, reason in report.refused)
@@ -275,15 +275,15 @@ def test_uploads_with_txt_csv_and_dict_transcripts(home):
 
 def test_uploads_of_a_zip_and_a_jsonl_manifest(home, tmp_path):
     first = _new("first", languages=("en", "fr"))
-    dataset_io.import_source(first, audiofolder(tmp_path / "src", picked()[:2]))
+    importers.import_source(first, audiofolder(tmp_path / "src", picked()[:2]))
     rows = picked()[2:]
     manifest = "not json\n" + "".join(
         json.dumps({"audio_path": f"x/{Path(r['path']).name}", "text": r["text"], "language": r["language"]}) + "\n"
         for r in rows)
-    files = [("backup.zip", dataset_export.export_zip(first)), ("broken.zip", b"PK not really"),
+    files = [("backup.zip", exporters.export_zip(first)), ("broken.zip", b"PK not really"),
              ("list.jsonl", manifest.encode()), *((Path(r["path"]).name, Path(r["path"]).read_bytes()) for r in rows)]
     second = _new("second", languages=("en", "fr"))
-    report = dataset_io.import_uploads(second, files)
+    report = importers.import_uploads(second, files)
     assert [label for label, _ in report.refused] == ["broken.zip"]
     assert "not a readable zip" in report.refused[0][1]
     assert sorted(c.text for c in second.clips()) == sorted(r["text"] for r in picked())

@@ -10,7 +10,7 @@ import support_runs
 from hubserver import HubServer
 from space_models import build_adapter, push_folder, run_space_app
 
-from voxstudio import space
+from voxstudio.publish import space
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,8 @@ def hub():
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
     """A tiny full model and a LoRA adapter on it, on disk, plus their transcripts of CLIP (references)."""
-    from voxstudio import inference, tiny
+    from voxstudio import inference
+    from voxstudio.training import tiny
 
     root = tmp_path_factory.mktemp("models")
     base = tiny.build_tiny(root / "tiny")
@@ -99,7 +100,8 @@ def test_private_model_without_a_token_is_an_error_not_a_fallback(tmp_path, hub,
 
 
 def test_demo_runs_a_merged_export_of_a_trained_lora_run(tmp_path, hub, runs_home):
-    from voxstudio import export, inference
+    from voxstudio import inference
+    from voxstudio.publish import export
 
     merged = export.export_run(runs_home.lora.name, tmp_path / "merged", merge=True, repo_id="alice/voice-merged")
     assert not (merged / "adapter_config.json").exists()

@@ -7,7 +7,8 @@ import json
 import pytest
 from support_runs import finished_runs, runs_home  # noqa: F401 - fixtures
 
-from voxstudio import card, export, runfolder
+from voxstudio.publish import card, export
+from voxstudio.runs import runfolder
 
 TRAINING_STATE = ("optimizer", "scheduler", "rng_state", "trainer_state", "training_args", "checkpoint")
 
@@ -46,7 +47,7 @@ def test_merged_export_loads_as_a_plain_voxtral_equal_to_base_plus_adapter(runs_
     from peft import PeftModel
     from transformers import VoxtralForConditionalGeneration
 
-    from voxstudio.tiny import tiny_path
+    from voxstudio.training.tiny import tiny_path
 
     out = export.export_run("pub-lora", tmp_path / "merged", merge=True, max_shard_size="200KB")
     names = {name for name, _ in export.list_upload(out)}

@@ -9,7 +9,7 @@ import support_runs
 from hubserver import HubServer
 from space_models import launch_space_app, space_env
 
-from voxstudio import export, hub, space
+from voxstudio.publish import export, hub, space
 
 pytestmark = pytest.mark.slow
 

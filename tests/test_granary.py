@@ -14,8 +14,8 @@ import sys
 
 import pytest
 
-from voxstudio import granary
-from voxstudio.phrases import bundled_phrases, load_phrases, normalise, word_count
+from voxstudio.data import granary
+from voxstudio.data.phrases import bundled_phrases, load_phrases, normalise, word_count
 
 ROOT = granary.__file__.rsplit("/voxstudio/", 1)[0]
 
@@ -111,7 +111,7 @@ def _load_in_subprocess(tmp_path, env_extra: dict, language: str, timeout_s: flo
     env.update(env_extra)
     script = (
         "import json, sys\n"
-        "from voxstudio.phrases import load_phrases\n"
+        "from voxstudio.data.phrases import load_phrases\n"
         "sel = load_phrases(sys.argv[1], 'granary', n=8, seed=0, timeout_s=float(sys.argv[2]))\n"
         "print(json.dumps({'source': sel.source, 'notice': sel.notice, 'n': len(sel.phrases)}))\n"
     )

@@ -1,4 +1,4 @@
-"""voxstudio.hub against the local Hub-compatible server, through the real HfApi over real HTTP."""
+"""voxstudio.publish.hub against the local Hub-compatible server, through the real HfApi over real HTTP."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hubserver import HubServer, hub_server  # noqa: F401 - fixture
 
-from voxstudio import card, hub
+from voxstudio.publish import card, hub
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITE, READ = HubServer.WRITE_TOKEN, HubServer.READ_TOKEN
@@ -126,7 +126,7 @@ def test_interrupted_push_can_be_rerun_and_ends_complete(hub_env, tmp_path):
     files = make_folder(tmp_path / "out")
     hub_env.hang_next("commit")
     env = {**os.environ, "HF_TOKEN": WRITE, "HF_ENDPOINT": hub_env.endpoint}
-    code = ("import os, sys; from voxstudio import hub; "
+    code = ("import os, sys; from voxstudio.publish import hub; "
             "hub.push_folder(sys.argv[1], 'cut', os.environ['HF_TOKEN'])")
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "out")], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -148,7 +148,7 @@ def test_interrupted_push_can_be_rerun_and_ends_complete(hub_env, tmp_path):
 def test_push_dataset_with_audio_column_and_card(hub_env, home, clips, tmp_path):
     import datasets
 
-    from voxstudio.dataset import Dataset
+    from voxstudio.data.dataset import Dataset
 
     ds = Dataset.create("my-voice", languages=["fr"], speaker="Alice",
                         consent={"given": True, "speaker": "Alice", "statement": "I agree.",

@@ -15,8 +15,9 @@ import time
 import pytest
 from jobs_helpers import cleanup_home, pid_alive, raw_state, use_standin_trainer, wait_for, wait_raw
 
-from voxstudio import jobs, processes, runfolder, supervisor, workspace
-from voxstudio.config import new_config
+from voxstudio import workspace
+from voxstudio.runs import jobs, processes, runfolder, supervisor
+from voxstudio.training.config import new_config
 
 TOKEN = "hf_" + "Zq7" * 12
 

@@ -14,9 +14,10 @@ import torch
 from safetensors.torch import load_file
 from train_helpers import english_rows, make_dataset, make_run, run_trainer
 
-from voxstudio import runfolder, scoring
 from voxstudio.inference import load_transcriber
-from voxstudio.tiny import tiny_path
+from voxstudio.runs import runfolder
+from voxstudio.training import scoring
+from voxstudio.training.tiny import tiny_path
 
 pytestmark = pytest.mark.slow
 MAX_NEW_TOKENS = 64
@@ -156,16 +157,16 @@ def test_evaluate_run_and_its_command_report_the_finetuned_wer(full_run):
 
     from train_helpers import trainer_env
 
-    from voxstudio.evaluate import evaluate_run
+    from voxstudio.training.evaluate import evaluate_run
 
     result = evaluate_run(full_run, "eval", device="cpu")
     assert result["n"] == 8 and result["wer"] <= 0.125 and "training clips" in result["note"]
     assert {"reference", "hypothesis", "wer", "cer", "stopped_by_eos"} <= set(result["utterances"][0])
-    proc = subprocess.run([sys.executable, "-m", "voxstudio.evaluate", "--run", "proof-full", "--split", "train",
+    proc = subprocess.run([sys.executable, "-m", "voxstudio.training.evaluate", "--run", "proof-full", "--split", "train",
                            "--json"], capture_output=True, text=True, env=trainer_env(), timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout)["split"] == "train"
-    missing = subprocess.run([sys.executable, "-m", "voxstudio.evaluate", "--run", "nope"], capture_output=True,
+    missing = subprocess.run([sys.executable, "-m", "voxstudio.training.evaluate", "--run", "nope"], capture_output=True,
                              text=True, env=trainer_env(), timeout=300)
     assert missing.returncode == 1 and "error:" in missing.stderr
 

@@ -12,8 +12,9 @@ import pytest
 import soundfile as sf
 from apptest_support import open_app, texts
 
-from voxstudio import hardware, ui
-from voxstudio.dataset import Dataset
+from voxstudio.data.dataset import Dataset
+from voxstudio.runs import hardware
+from voxstudio.studio import ui
 
 PAGES = ["Home.py", "pages/1_Language.py", "pages/2_Record.py", "pages/3_Review.py"]
 

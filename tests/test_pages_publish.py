@@ -10,7 +10,7 @@ import support_runs
 from apptest_support import button, open_page, rerun, texts
 from hubserver import HubServer
 
-from voxstudio import space
+from voxstudio.publish import space
 
 finished_runs = support_runs.finished_runs  # fixtures: trained tiny runs (session) and a private copy
 runs_home = support_runs.runs_home

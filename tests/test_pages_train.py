@@ -10,8 +10,9 @@ import pytest
 from apptest_support import open_app, rerun, texts
 from jobs_helpers import cleanup_home, make_dataset, use_standin_trainer, wait_for
 
-from voxstudio import jobs, runfolder, tracking, workspace
-from voxstudio.config import new_config
+from voxstudio import workspace
+from voxstudio.runs import jobs, runfolder, tracking
+from voxstudio.training.config import new_config
 
 TIMEOUT = 120
 TRAIN = "pages/4_Train.py"

@@ -6,8 +6,8 @@ import unicodedata
 
 import pytest
 
-from voxstudio import phrases as ph
-from voxstudio.phrases import (
+from voxstudio.data import phrases as ph
+from voxstudio.data.phrases import (
     LANGUAGES,
     Phrase,
     bundled_phrases,

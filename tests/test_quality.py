@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from audio_helpers import SPEECH_TEXT, clipped_speech, room_tone, speech
 
-from voxstudio import analysis, audio, quality
+from voxstudio.data import analysis, audio, quality
 
 
 def _codes(samples: np.ndarray, text: str, language: str = "en") -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voxstudio.scoring import cer, corpus_scores, normalize, wer, word_diff
+from voxstudio.training.scoring import cer, corpus_scores, normalize, wer, word_diff
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -56,6 +56,6 @@ def test_scoring_imports_without_torch():
     import subprocess
     import sys
 
-    code = ("import sys, voxstudio.scoring as s; s.wer('a', 'b'); "
+    code = ("import sys, voxstudio.training.scoring as s; s.wer('a', 'b'); "
             "assert not [m for m in ('torch', 'transformers') if m in sys.modules]")
     subprocess.run([sys.executable, "-c", code], check=True)

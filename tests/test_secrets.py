@@ -18,8 +18,8 @@ import pytest
 from hubserver import HubServer, Token
 from support_runs import finished_runs, runs_home  # noqa: F401 - fixtures
 
-from voxstudio import runfolder
-from voxstudio.config import new_config
+from voxstudio.runs import runfolder
+from voxstudio.training.config import new_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "hf_SECRETtoken0123456789abcdef"
@@ -66,7 +66,7 @@ def test_token_appears_nowhere(runs_home, tmp_path):  # noqa: F811
         new_config(run_name="secret-run", dataset=runs_home.dataset, base_model="tiny", method="lora",
                    max_steps=4, eval_every=10_000).save(folder / runfolder.CONFIG)
         with open(folder / runfolder.LOG, "ab") as log:
-            subprocess.run([sys.executable, "-m", "voxstudio.train", str(folder)], stdout=log,
+            subprocess.run([sys.executable, "-m", "voxstudio.training.train", str(folder)], stdout=log,
                            stderr=subprocess.STDOUT, env=env, cwd=ROOT, timeout=600, check=True)
         run("-m", "voxstudio", "export", "--run", "secret-run", "--out", str(tmp_path / "export"))
         run("-m", "voxstudio", "publish", "--run", "secret-run", "--repo", "secret-voice", "--with-dataset")

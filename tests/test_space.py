@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from voxstudio import space
+from voxstudio.publish import space
 
 ROOT = space.PACKAGE_DIR.parent
 
@@ -89,7 +89,7 @@ def test_summarize_card_takes_the_first_section_and_languages():
 
 def test_space_module_is_ui_safe():
     code = (
-        "import sys; import voxstudio.space, voxstudio.tryout;"
+        "import sys; import voxstudio.publish.space, voxstudio.studio.tryout;"
         "bad=[m for m in ('torch','transformers','peft','huggingface_hub','gradio') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -171,7 +171,7 @@ def test_private_model_with_read_token_stores_only_that_token(hub):
 
 
 def test_deploy_errors_are_one_sentence(hub):
-    from voxstudio.hub import HubError
+    from voxstudio.publish.hub import HubError
 
     hub.add_repo("alice/voice", "alice", private=False, files={"README.md": CARD.encode()})
     with pytest.raises(HubError, match="token"):

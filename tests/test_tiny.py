@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 from transformers import AutoProcessor, VoxtralForConditionalGeneration
 
 from voxstudio.inference import load_transcriber
-from voxstudio.tiny import build_tiny, resolve_model, tiny_path
+from voxstudio.training.tiny import build_tiny, resolve_model, tiny_path
 
 
 def test_build_is_deterministic_per_seed(tmp_path):

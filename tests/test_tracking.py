@@ -8,7 +8,8 @@ import subprocess
 import sys
 import textwrap
 
-from voxstudio import tracking, workspace
+from voxstudio import workspace
+from voxstudio.runs import tracking
 
 WRITER = textwrap.dedent(
     """

@@ -1,6 +1,6 @@
 """Trainer faults a user can cause: too little data, a wrong model, offline Hub, Stop at any time, resume.
 
-Every case runs the real ``python -m voxstudio.train`` process and checks what the user sees: the exit
+Every case runs the real ``python -m voxstudio.training.train`` process and checks what the user sees: the exit
 code, status.json's state and message, and the run folder.
 """
 
@@ -14,8 +14,8 @@ import time
 import pytest
 from train_helpers import english_rows, make_dataset, make_run, run_trainer, trainer_cmd, trainer_env
 
-from voxstudio import runfolder
-from voxstudio.dataset import Dataset
+from voxstudio.data.dataset import Dataset
+from voxstudio.runs import runfolder
 
 pytestmark = pytest.mark.slow
 
@@ -111,8 +111,8 @@ def test_stop_during_training_saves_a_checkpoint_and_resume_finishes(home):
 def test_out_of_memory_message_names_the_settings_to_lower():
     import torch
 
-    from voxstudio.config import RunConfig
-    from voxstudio.train import failure_message
+    from voxstudio.training.config import RunConfig
+    from voxstudio.training.train import failure_message
 
     oom = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
     message = failure_message(oom, RunConfig(dataset="d", batch_size=8))

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from conftest import ROOT, speech_manifest
 
-from voxstudio import runfolder
-from voxstudio.config import new_config
-from voxstudio.dataset import Dataset
+from voxstudio.data.dataset import Dataset
+from voxstudio.runs import runfolder
+from voxstudio.training.config import new_config
 
 # The 8 short English voice-assistant commands used by the learning proof.
 PROOF_CLIPS = 8
@@ -38,7 +38,7 @@ def make_run(run: str, dataset: str, **fields) -> Path:
 
 
 def trainer_cmd(run_dir: Path, resume: bool = False) -> list[str]:
-    return [sys.executable, "-m", "voxstudio.train", str(run_dir)] + (["--resume"] if resume else [])
+    return [sys.executable, "-m", "voxstudio.training.train", str(run_dir)] + (["--resume"] if resume else [])
 
 
 def trainer_env(**extra) -> dict:

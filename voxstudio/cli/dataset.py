@@ -11,10 +11,11 @@ import json
 import shutil
 import sys
 
-from voxstudio import dataset_export, dataset_io, workspace
-from voxstudio.dataset import Dataset, list_datasets
+from voxstudio import workspace
+from voxstudio.data import exporters, importers
+from voxstudio.data.dataset import Dataset, list_datasets
 
-EXPORTERS = {"jsonl": dataset_export.export_jsonl, "audiofolder": dataset_export.export_audiofolder}
+EXPORTERS = {"jsonl": exporters.export_jsonl, "audiofolder": exporters.export_audiofolder}
 
 
 def register(subparsers) -> None:
@@ -69,7 +70,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     ds = (Dataset.create(args.name, languages=[args.language] if args.language else [],
                          speaker=args.speaker or "") if created else Dataset.open(args.name))
     try:
-        report = dataset_io.import_source(ds, args.source, language=args.language, speaker=args.speaker,
+        report = importers.import_source(ds, args.source, language=args.language, speaker=args.speaker,
                                           columns=columns, split=args.split, limit=args.limit)
     finally:
         if created and not ds.clips():  # a failed import into a new dataset leaves no empty dataset behind

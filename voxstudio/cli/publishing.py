@@ -40,8 +40,8 @@ def register(subparsers) -> None:
     p.add_argument("--repo", help="repo id the card's usage code should name (default: your-name/RUN)")
     p.set_defaults(func=cmd_export)
 
-    if importlib.util.find_spec("voxstudio.space") is not None:
-        from voxstudio import space
+    if importlib.util.find_spec("voxstudio.publish.space") is not None:
+        from voxstudio.publish import space
 
         p = subparsers.add_parser("deploy-demo", help="create a Gradio demo Space for a pushed model")
         p.add_argument("--model", required=True, help="model repo id (as pushed by `publish`)")
@@ -72,7 +72,7 @@ def _hub_errors(fn):
     """Hub failures print their one sentence and exit 1, like the dispatcher does for ValueError."""
 
     def wrapped(args) -> int:
-        from voxstudio.hub import HubError
+        from voxstudio.publish.hub import HubError
 
         try:
             return fn(args)
@@ -86,7 +86,7 @@ def _hub_errors(fn):
 @_hub_errors
 def cmd_publish(args) -> int:
     """The Publish page's steps (``release.stage`` then ``release.publish``), staged in a temporary folder."""
-    from voxstudio import export, hub, release
+    from voxstudio.publish import export, hub, release
 
     token = _token()
     run_dir = export.resolve_run(args.run)
@@ -122,7 +122,7 @@ def cmd_publish(args) -> int:
 
 @_hub_errors
 def cmd_push_dataset(args) -> int:
-    from voxstudio import hub
+    from voxstudio.publish import hub
 
     result = hub.push_dataset(args.name, args.repo, _token(), private=not args.public, progress=_progress)
     print(f"dataset: {result.url} ({'private' if result.private else 'public'}, {len(result.files)} files)")
@@ -130,7 +130,7 @@ def cmd_push_dataset(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from voxstudio import export
+    from voxstudio.publish import export
 
     folder = export.export_run(args.run, args.out, merge=args.merge, repo_id=args.repo)
     files = export.list_upload(folder)
@@ -142,7 +142,7 @@ def cmd_export(args) -> int:
 
 @_hub_errors
 def cmd_deploy_demo(args) -> int:
-    from voxstudio import hub, space
+    from voxstudio.publish import hub, space
 
     token = _token()
     read_token = None

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from voxstudio import jobs
+from voxstudio.runs import jobs
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "crashed": 1, "stopped": 3}
 AUTO = "auto"
@@ -89,7 +89,7 @@ def register(subparsers) -> None:
 # ----- train / runs -----
 def build_config(args):
     """The RunConfig a `voxstudio train` command line describes (validated; ValueError says what is wrong)."""
-    from voxstudio import config
+    from voxstudio.training import config
 
     fields = {f: getattr(args, a) for a, f in TRAIN_FIELDS.items() if getattr(args, a, None) is not None}
     if args.model is not None:
@@ -193,7 +193,7 @@ def cmd_resume(args) -> int:
 
 # ----- evaluate / transcribe (model code imported here only) -----
 def cmd_evaluate(args) -> int:
-    from voxstudio.evaluate import evaluate_run
+    from voxstudio.training.evaluate import evaluate_run
 
     result = evaluate_run(jobs.status(args.run).folder, args.split)
     if args.json:
@@ -208,7 +208,8 @@ def cmd_evaluate(args) -> int:
 
 def load_model(args):
     """The transcriber for ``--run`` (its fine-tuned output) or ``--model`` (folder, adapter, id, tiny)."""
-    from voxstudio import inference, tryout
+    from voxstudio import inference
+    from voxstudio.studio import tryout
 
     if args.run:
         return tryout.load_finetuned(tryout.run_models(args.run))
@@ -218,7 +219,7 @@ def load_model(args):
 
 
 def cmd_transcribe(args) -> int:
-    from voxstudio import audio
+    from voxstudio.data import audio
 
     language = None if args.language == AUTO else args.language
     for path in args.audio:  # check every file before loading a model

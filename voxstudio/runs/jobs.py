@@ -1,7 +1,7 @@
 """Training runs as background jobs (stdlib only): run folders, a FIFO queue, status derived from disk.
 
 ``create_run`` freezes the config and queues the run; ``start`` makes sure the queue supervisor
-(``voxstudio.supervisor``, a detached process) is running, which launches queued runs one at a time even
+(``voxstudio.runs.supervisor``, a detached process) is running, which launches queued runs one at a time even
 with no browser open. Each trainer runs in its own session (stop = signal its process group).
 
 Why status comes from disk: the UI can reload at any time. ``status.json`` is written by the trainer
@@ -24,7 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voxstudio import processes, runfolder, workspace
+from voxstudio import workspace
+from voxstudio.runs import processes, runfolder
 
 ACTIVE_STATES = ("queued", "running")
 RESUMABLE_STATES = ("stopped", "crashed", "failed")
@@ -210,7 +211,7 @@ def results(run: str) -> dict:
 
 def utterance_audio(run: str, clip_id: str) -> bytes | None:
     """WAV bytes of an evaluated clip (from the run's dataset), or None when the clip is gone."""
-    from voxstudio import dataset as dataset_mod
+    from voxstudio.data import dataset as dataset_mod
 
     config = runfolder.read_json(run_folder(run) / runfolder.CONFIG, {}) or {}
     try:
@@ -228,7 +229,7 @@ def preflight(cfg) -> list[str]:
     Checked before anything is written, so bad input leaves nothing behind. The dataset module is
     imported lazily (it pulls in audio libraries the queue itself does not need).
     """
-    from voxstudio import dataset as dataset_mod
+    from voxstudio.data import dataset as dataset_mod
 
     problems = []
     if cfg.dataset not in dataset_mod.list_datasets():
@@ -369,18 +370,18 @@ def resume_queue() -> bool:
 
 
 def _ensure_supervisor() -> None:
-    from voxstudio import supervisor  # imported here: it builds on this module
+    from voxstudio.runs import supervisor  # imported here: it builds on this module
 
     supervisor.ensure()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m voxstudio.jobs --supervise``: run the queue in the foreground (same as the supervisor)."""
-    from voxstudio import supervisor
+    """``python -m voxstudio.runs.jobs --supervise``: run the queue in the foreground (same as the supervisor)."""
+    from voxstudio.runs import supervisor
 
     if "--supervise" in (sys.argv[1:] if argv is None else argv):
         return supervisor.supervise()
-    print("usage: python -m voxstudio.jobs --supervise", file=sys.stderr)
+    print("usage: python -m voxstudio.runs.jobs --supervise", file=sys.stderr)
     return 2
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import threading
 
-from voxstudio.phrases import MAX_WORDS, MIN_WORDS, clean_text, normalise, word_count
+from voxstudio.data.phrases import MAX_WORDS, MIN_WORDS, clean_text, normalise, word_count
 
 GRANARY_REPO = "nvidia/Granary"
 SPLIT = "asr"  # never "ast": those are translations, not what the speaker said

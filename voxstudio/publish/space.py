@@ -17,7 +17,7 @@ import re
 from importlib import metadata
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 TEMPLATE_DIR = PACKAGE_DIR.parent / "demo_template"
 INFERENCE_SOURCE = PACKAGE_DIR / "inference.py"
 
@@ -202,7 +202,7 @@ def deploy_demo(
 
     One commit carries the whole template; ``HF_MODEL_ID`` / ``BASE_MODEL_ID`` are Space variables. A private
     model needs ``read_token`` (stored as the Space's ``HF_TOKEN`` secret); the write ``token`` is never stored.
-    Raises ValueError (bad input, private model without a read token) or voxstudio.hub.HubError (Hub refused).
+    Raises ValueError (bad input, private model without a read token) or voxstudio.publish.hub.HubError (Hub refused).
     ``progress(fraction, text)`` is called along the way (the Publish page shows it).
     """
     model_repo = check_repo_id(model_repo, "model")
@@ -216,7 +216,7 @@ def deploy_demo(
     from huggingface_hub import CommitOperationAdd
     from huggingface_hub.errors import RepositoryNotFoundError
 
-    from voxstudio import hub
+    from voxstudio.publish import hub
 
     report = progress or (lambda fraction, text: None)
     api = hub.api(token, endpoint)
@@ -291,7 +291,7 @@ def _space_secret(api, model_repo: str, model_private: bool, token: str, read_to
             "The read token is your write token. Give the Space a separate token with read access only, "
             "so a leak of the Space cannot change your repos."
         )
-    from voxstudio import hub
+    from voxstudio.publish import hub
 
     who = hub.retrying(lambda: api.whoami(token=read_token), "check your token")
     if hub.token_role(who) == "write":

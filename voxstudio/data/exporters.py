@@ -1,5 +1,5 @@
 """Exporting a dataset to the layouts the Hugging Face tooling reads: a seed JSONL manifest, an AudioFolder
-(folder or zip), and an in-memory ``datasets.Dataset``. Our exports import back through ``dataset_io``.
+(folder or zip), and an in-memory ``datasets.Dataset``. Our exports import back through ``importers``.
 
 UI-safe: ``datasets`` is imported lazily, inside ``to_hf_dataset``.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from voxstudio.atomicfile import write_atomic
-from voxstudio.dataset import Clip, Dataset
+from voxstudio.data.dataset import Clip, Dataset
 
 SEED_MANIFEST = "manifest.jsonl"
 AUDIOFOLDER_METADATA = "metadata.jsonl"

@@ -1,7 +1,7 @@
 """Batch collator for cached Voxtral examples: it only pads and stacks (no audio work at step time).
 
 Like transformers' speech-recognition example collator, but the prompt and features were computed once by
-``voxstudio.features``. Text is right-padded with the pad id (labels with −100, attention 0); feature chunks
+``voxstudio.training.features``. Text is right-padded with the pad id (labels with −100, attention 0); feature chunks
 of all examples are concatenated in example order, which is the order Voxtral fills its audio tokens.
 """
 

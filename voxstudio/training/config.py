@@ -163,7 +163,7 @@ class RunConfig:
 
     def save(self, path: Path) -> Path:
         """Write the validated config as JSON atomically (never contains a token)."""
-        from voxstudio.runfolder import write_json_atomic
+        from voxstudio.runs.runfolder import write_json_atomic
 
         self.validate()
         data = self.to_dict()

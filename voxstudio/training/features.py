@@ -112,7 +112,7 @@ class FeatureSet(torch.utils.data.Dataset):
 
 def build_features(processor, refs: list[ClipRef], cache_root: Path | None = None, log=None) -> FeatureSet:
     """Examples for ``refs``, computing only those not cached yet (keyed per clip and processor)."""
-    from voxstudio.audio import load_audio
+    from voxstudio.data.audio import load_audio
 
     fp = processor_fingerprint(processor)
     folder = Path(cache_root or workspace.cache_dir() / CACHE_SUBDIR) / fp

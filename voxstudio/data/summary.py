@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from voxstudio.dataset import Clip
+    from voxstudio.data.dataset import Clip
 
 _NOT_WORD = re.compile(r"[\W_]+")
 

@@ -21,7 +21,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from voxstudio import card, runfolder
+from voxstudio.publish import card
+from voxstudio.runs import runfolder
 
 # Files of a run's output/ that are published; anything else (training state) is never copied.
 PUBLISHED = ("*.safetensors", "*.safetensors.index.json", "config.json", "generation_config.json",
@@ -151,7 +152,7 @@ def _copy_processor(output: Path, base: str, dest: Path) -> None:
     """The processor files from the run's output, or else from the base model (local folder or Hub cache)."""
     files = _processor_files(output)
     if not any(p.name in ("tekken.json", "processor_config.json") for p in files):
-        from voxstudio.tiny import resolve_model
+        from voxstudio.training.tiny import resolve_model
 
         base = resolve_model(base)
         folder = Path(base)
@@ -179,7 +180,7 @@ def _merge(source: Path, cfg: dict, dest: Path, max_shard_size: str) -> str:
     from peft import PeftModel
     from transformers import VoxtralForConditionalGeneration
 
-    from voxstudio.tiny import resolve_model
+    from voxstudio.training.tiny import resolve_model
 
     base = resolve_model(cfg.get("base_model", ""))
     dtype = _base_dtype(base)
@@ -190,7 +191,7 @@ def _merge(source: Path, cfg: dict, dest: Path, max_shard_size: str) -> str:
 
 
 def _full(source: Path, cfg: dict, dest: Path, max_shard_size: str) -> str:
-    from voxstudio.tiny import resolve_model
+    from voxstudio.training.tiny import resolve_model
 
     base = resolve_model(cfg.get("base_model", ""))
     dtype = _base_dtype(base)

@@ -1,7 +1,7 @@
 """Model and dataset cards that tell the truth about what was trained and how to load it.
 
 A card is rendered from *facts* (a plain dict; :func:`run_facts` gathers them from a run folder) through
-the jinja2 templates in ``voxstudio/templates``. The YAML front matter is built as data and dumped with
+the jinja2 templates in ``voxstudio/publish/templates``. The YAML front matter is built as data and dumped with
 ``yaml.safe_dump`` so it always parses; it carries ``base_model``, ``library_name`` (``peft`` for an adapter,
 ``transformers`` for a merged or fully fine-tuned model), ``pipeline_tag``, the languages actually trained,
 ``datasets`` when the dataset was pushed, ``license``, ``tags`` and a ``model-index`` with held-out WER/CER.
@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from voxstudio import __version__, runfolder
+from voxstudio import __version__
+from voxstudio.runs import runfolder
 
 ARTIFACTS = ("adapter", "merged", "full")
 PIPELINE_TAG = "automatic-speech-recognition"
@@ -131,7 +132,7 @@ def _data_facts(cfg: dict, results: dict, evals: dict) -> dict:
     facts = {"train_minutes": None, "train_clips": None, "eval_clips": len(evals.get("utterances") or []),
              "eval_minutes": None, "speakers": 1, "languages": list(cfg.get("languages") or []), "consent": None}
     try:
-        from voxstudio.dataset import Dataset
+        from voxstudio.data.dataset import Dataset
 
         ds = Dataset.open(cfg.get("dataset", ""))
     except (FileNotFoundError, ValueError, ImportError):

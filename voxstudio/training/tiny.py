@@ -120,7 +120,7 @@ def build_tiny(path: Path, seed: int = 0) -> Path:
         model.generation_config.bos_token_id = 1
         model.save_pretrained(tmp)
         build_processor(tmp).save_pretrained(tmp)
-        (tmp / "VOXSTUDIO_TINY").write_text("random-weight tiny Voxtral built by voxstudio.tiny\n")
+        (tmp / "VOXSTUDIO_TINY").write_text("random-weight tiny Voxtral built by voxstudio.training.tiny\n")
         try:
             os.replace(tmp, path)
         except OSError:  # another process built it first

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from voxstudio.audio import SAMPLE_RATE
+from voxstudio.data.audio import SAMPLE_RATE
 
 # Energy voice-activity detection (see analyze): 30 ms frames, 10 ms hop.
 VAD_FRAME_S = 0.030

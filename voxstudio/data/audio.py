@@ -4,7 +4,7 @@ Everything a dataset stores goes through :func:`load_audio` (decode → downmix 
 :func:`write_wav` (atomic). Decoding uses libsndfile through ``soundfile`` (WAV, FLAC, OGG Vorbis, Ogg Opus,
 MP3) because it is fast and in-process; only containers libsndfile cannot read (browser ``webm``, ``m4a``,
 ...) go through an ``ffmpeg`` subprocess, and only when ``ffmpeg`` is installed. Measuring a clip (levels,
-speech) is ``voxstudio.analysis``.
+speech) is ``voxstudio.data.analysis``.
 """
 
 from __future__ import annotations

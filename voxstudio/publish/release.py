@@ -14,7 +14,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voxstudio import runfolder, tryout, workspace
+from voxstudio import workspace
+from voxstudio.runs import runfolder
+from voxstudio.studio import tryout
 
 EXPORTS_DIR = "exports"
 ARTIFACTS = {
@@ -58,7 +60,7 @@ def stage(run: str | Path, artifact: str, repo_id: str, dataset_repo: str | None
     """Export ``run`` (a run name, or a run folder for the CLI) as ``artifact`` into ``folder``, by default its
     staging folder (replacing an older staging of the same run). The Publish page and ``voxstudio publish``
     both stage and push through here."""
-    from voxstudio import export
+    from voxstudio.publish import export
 
     run_dir = export.resolve_run(run)
     method = export.check_finished(run_dir).get("method", "lora")
@@ -78,9 +80,9 @@ def publish(staged: Staged, token: str, *, private: bool = True, dataset: str | 
             progress=None) -> dict:
     """Push the dataset (when ``dataset`` is given, first, so the card's link exists) and then the model.
 
-    Returns {"model": PushResult, "dataset": PushResult | None}. Errors are voxstudio.hub.HubError sentences.
+    Returns {"model": PushResult, "dataset": PushResult | None}. Errors are voxstudio.publish.hub.HubError sentences.
     """
-    from voxstudio import hub
+    from voxstudio.publish import hub
 
     report = progress or (lambda fraction, text: None)
     pushed_dataset = None

@@ -9,7 +9,7 @@ Import sources (``import_source`` detects which one it is given):
 * an AudioFolder folder: ``metadata.jsonl`` / ``metadata.csv`` with ``file_name``, ``text`` (our own dataset
   folders are AudioFolders too);
 * a Hugging Face dataset: a ``save_to_disk`` folder, a local hub-layout folder, or a hub id. The audio column is
-  cast to ``Audio(decode=False)`` and decoded by ``voxstudio.audio`` (datasets' own decoding needs torchcodec).
+  cast to ``Audio(decode=False)`` and decoded by ``voxstudio.data.audio`` (datasets' own decoding needs torchcodec).
 
 One bad item never stops an import: it is refused with a human reason and the rest goes on. Refused: missing or
 undecodable audio, empty transcripts, paths that leave the source folder (``../``, absolute paths or symlinks
@@ -33,9 +33,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voxstudio.dataset import Clip, Dataset
-from voxstudio.dataset_export import AUDIOFOLDER_METADATA, SEED_MANIFEST
-from voxstudio.dataset_export import export_zip as export_zip  # re-exported: the Review page calls it here
+from voxstudio.data.dataset import Clip, Dataset
+from voxstudio.data.exporters import AUDIOFOLDER_METADATA, SEED_MANIFEST
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".webm", ".m4a")
 TEXT_COLUMNS = ("text", "sentence", "transcription", "transcript", "normalized_text", "raw_transcription")

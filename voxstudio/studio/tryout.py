@@ -10,7 +10,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voxstudio import runfolder, workspace
+from voxstudio import workspace
+from voxstudio.runs import runfolder
 
 AUTO = "auto"
 # Voxtral's transcription languages (the select box offers these plus "auto").
@@ -91,7 +92,7 @@ def is_tiny(models: RunModels) -> bool:
 def resolve_base(base_model: str) -> str:
     """'tiny' -> the locally built tiny model folder; Hub ids and folders unchanged."""
     if base_model == TINY:
-        from voxstudio import tiny
+        from voxstudio.training import tiny
 
         return str(tiny.resolve_model(TINY))
     return base_model
@@ -115,7 +116,7 @@ def load_finetuned(models: RunModels):
 
 def clip_samples(data: bytes, name: str | None = None):
     """Uploaded or recorded bytes -> float32 mono 16 kHz samples (AudioError with a sentence if unusable)."""
-    from voxstudio import audio
+    from voxstudio.data import audio
 
     return audio.load_audio(data, name=name)
 

@@ -1,7 +1,7 @@
 """The training queue's supervisor (stdlib only): launches queued runs one at a time, oldest first.
 
 Why a separate process: the next queued run must start when the previous one ends even if no browser is
-open and the studio was restarted. ``jobs.start`` launches ``python -m voxstudio.supervisor`` in its own
+open and the studio was restarted. ``jobs.start`` launches ``python -m voxstudio.runs.supervisor`` in its own
 session; it holds ``runs/.supervisor.lock`` (so at most one exists per data home), starts each trainer
 detached in its own session with stdout+stderr appended to ``train.log``, waits for it, and exits when
 the queue is empty. Secrets never go on argv: HF_TOKEN reaches the trainer only through the environment.
@@ -18,7 +18,8 @@ import time
 import uuid
 from pathlib import Path
 
-from voxstudio import jobs, processes, runfolder, workspace
+from voxstudio import workspace
+from voxstudio.runs import jobs, processes, runfolder
 
 TRAINER_CMD_ENV = "VOXSTUDIO_TRAINER_CMD"  # test hook: a stand-in trainer command (run dir is appended)
 LOCK = ".supervisor.lock"
@@ -33,7 +34,7 @@ def child_env() -> dict:
     env["VOXSTUDIO_HOME"] = str(workspace.home())
     env["TRACKIO_DIR"] = str(workspace.trackio_dir())
     env["PYTHONUNBUFFERED"] = "1"
-    package_root = str(Path(__file__).resolve().parent.parent)
+    package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     return env
 
@@ -41,7 +42,7 @@ def child_env() -> dict:
 def trainer_argv(folder: Path, resume: bool = False) -> list[str]:
     """The trainer command for a run folder (never carries a secret)."""
     override = os.environ.get(TRAINER_CMD_ENV)
-    base = shlex.split(override) if override else [sys.executable, "-m", "voxstudio.train"]
+    base = shlex.split(override) if override else [sys.executable, "-m", "voxstudio.training.train"]
     return base + [str(folder)] + (["--resume"] if resume else [])
 
 
@@ -96,7 +97,7 @@ def ensure() -> int | None:
     """Launch the supervisor unless one is already running; returns the new supervisor's pid."""
     if is_running():
         return None  # it re-checks the queue before exiting, so it picks up what was just queued
-    proc = processes.spawn([sys.executable, "-m", "voxstudio.supervisor"], workspace.runs_dir() / LOG,
+    proc = processes.spawn([sys.executable, "-m", "voxstudio.runs.supervisor"], workspace.runs_dir() / LOG,
                            child_env())
     return proc.pid
 

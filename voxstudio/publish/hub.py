@@ -175,8 +175,9 @@ def push_folder(folder: str | Path, repo_id: str, token: str | None, *, private:
 def dataset_folder(ds_name: str, out_dir: str | Path, repo_id: str | None = None) -> Path:
     """Write the dataset as it is pushed: ``data/<split>-00000-of-00001.parquet`` (``audio`` is a
     ``datasets.Audio`` column holding the WAV bytes) and a dataset card ``README.md``."""
-    from voxstudio import card, dataset_export
-    from voxstudio.dataset import Dataset
+    from voxstudio.data import exporters
+    from voxstudio.data.dataset import Dataset
+    from voxstudio.publish import card
 
     ds = Dataset.open(ds_name)
     clips = ds.clips()
@@ -188,7 +189,7 @@ def dataset_folder(ds_name: str, out_dir: str | Path, repo_id: str | None = None
     splits = {"train": ("train", train), "test": ("eval", held_out)} if held_out else {"train": (None, clips)}
     counts = {}
     for split, (which, members) in splits.items():
-        hf = dataset_export.to_hf_dataset(ds, split=which)
+        hf = exporters.to_hf_dataset(ds, split=which)
         hf.to_parquet(str(out / "data" / f"{split}-00000-of-00001.parquet"))
         counts[split] = len(members)
     (out / "README.md").write_text(card.render_dataset_card(ds.info, ds.stats(), counts, repo_id), encoding="utf-8")

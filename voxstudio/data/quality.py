@@ -10,8 +10,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import asdict, dataclass
 
-from voxstudio.analysis import AudioStats
-from voxstudio.audio import MAX_IMPORT_S, WINDOW_S
+from voxstudio.data.analysis import AudioStats
+from voxstudio.data.audio import MAX_IMPORT_S, WINDOW_S
 
 THRESHOLDS: dict[str, float] = {
     # shorter than this, a clip rarely holds a whole phrase (cut-off start or end)

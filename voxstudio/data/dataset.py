@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from voxstudio import analysis, atomicfile, audio, dataset_stats, quality, rowlog, workspace
-from voxstudio.dataset_stats import normalise_text
+from voxstudio import atomicfile, workspace
+from voxstudio.data import analysis, audio, quality, rowlog, summary
+from voxstudio.data.summary import normalise_text
 
 INFO = "dataset.json"
 METADATA = "metadata.jsonl"
@@ -390,8 +391,8 @@ class Dataset:
     # ------------------------------------------------------------------ summaries
     def stats(self) -> dict:
         """Totals for Home/Review/CLI: clips, minutes, per language and speaker, flagged clips and flag codes."""
-        return dataset_stats.totals(self.name, self.clips())
+        return summary.totals(self.name, self.clips())
 
     def split(self, seed: int = 0, eval_fraction: float = 0.1) -> tuple[list[Clip], list[Clip]]:
         """Deterministic train/eval split by phrase (same phrase never on both sides); see ``dataset_stats``."""
-        return dataset_stats.split_clips(self.clips(), seed, eval_fraction)
+        return summary.split_clips(self.clips(), seed, eval_fraction)

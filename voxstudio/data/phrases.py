@@ -3,7 +3,7 @@
 Why this module exists: the Record page needs a stable, ordered list of sentences with ids that survive a
 reload (so "which phrases are recorded" can be derived from the dataset on disk), and the phrase source must
 never leave the user stuck: Granary is optional and slow, so it falls back to the bundled pack with a visible
-notice. Stdlib only (UI-safe); ``datasets`` is imported lazily by ``voxstudio.granary``.
+notice. Stdlib only (UI-safe); ``datasets`` is imported lazily by ``voxstudio.data.granary``.
 """
 
 from __future__ import annotations
@@ -344,7 +344,7 @@ def load_phrases(
     if source == "bundled":
         return PhraseSelection(sample(bundled_phrases(language), n, seed), None, "bundled")
 
-    from voxstudio import granary
+    from voxstudio.data import granary
 
     want = n or DEFAULT_GRANARY_N
     try:

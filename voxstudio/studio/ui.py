@@ -17,14 +17,14 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from voxstudio import dataset as dataset_mod
+from voxstudio.data import dataset as dataset_mod
 
 APP_TITLE = "voxstudio"
 PAGE_ICON = "🎙️"
 CURRENT_KEY = "current_dataset"
 QUERY_KEY = "dataset"
 PICKER_KEY = "ui_dataset_choice"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGES_DIR = ROOT / "pages"
 CONSENT_TEXT = (
     "I am the speaker, and I agree that my recordings are stored in this dataset and used to "

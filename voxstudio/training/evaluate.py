@@ -12,9 +12,10 @@ import json
 import sys
 from pathlib import Path
 
-from voxstudio import runfolder, scoring
-from voxstudio.config import RunConfig
-from voxstudio.features import ClipRef
+from voxstudio.runs import runfolder
+from voxstudio.training import scoring
+from voxstudio.training.config import RunConfig
+from voxstudio.training.features import ClipRef
 
 MIN_CLIPS = 2
 
@@ -29,7 +30,7 @@ def select_clips(cfg: RunConfig) -> tuple[list[ClipRef], list[ClipRef], str]:
     With ``eval_fraction == 0`` (or a single phrase) there is no held-out set and WER is measured on the
     training clips, which then shows memorisation, not generalisation — the note says so.
     """
-    from voxstudio.dataset import Dataset
+    from voxstudio.data.dataset import Dataset
 
     ds = Dataset.open(cfg.dataset)
     clips = [c for c in ds.clips() if not cfg.languages or c.language in cfg.languages]
@@ -106,7 +107,7 @@ def eval_results(baseline: list[dict], finetuned: list[dict] | None, note: str =
 def evaluate_run(run_dir: Path, split: str = "eval", device=None) -> dict:
     """WER/CER of a finished run's output model on its eval (or train) clips."""
     from voxstudio.inference import load_transcriber
-    from voxstudio.tiny import resolve_model
+    from voxstudio.training.tiny import resolve_model
 
     run_dir = Path(run_dir)
     if split not in ("eval", "train"):
@@ -124,7 +125,7 @@ def evaluate_run(run_dir: Path, split: str = "eval", device=None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m voxstudio.evaluate")
+    parser = argparse.ArgumentParser(prog="python -m voxstudio.training.evaluate")
     parser.add_argument("--run", required=True)
     parser.add_argument("--split", choices=("eval", "train"), default="eval")
     parser.add_argument("--json", action="store_true")

@@ -1,6 +1,6 @@
-"""The trainer process: ``python -m voxstudio.train RUN_DIR [--resume]``.
+"""The trainer process: ``python -m voxstudio.training.train RUN_DIR [--resume]``.
 
-Runs detached from the UI (voxstudio.jobs starts it); everything it tells the world goes through the run
+Runs detached from the UI (voxstudio.runs.jobs starts it); everything it tells the world goes through the run
 folder (status.json, eval_results.json, output/ …) and stdout (train.log). Steps, like transformers'
 speech-recognition example: 1 config, 2 data, 3 model, 4 baseline WER, 5 train (WER every N steps, best
 checkpoint, early stopping, SIGTERM → checkpoint + ``stopped``), 6 final WER and outputs.
@@ -19,9 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-from voxstudio import runfolder, workspace
-from voxstudio.config import RunConfig, to_lora_config, to_training_arguments
-from voxstudio.evaluate import Interrupted, eval_results, select_clips, summarize, transcribe_clips
+from voxstudio import workspace
+from voxstudio.runs import runfolder
+from voxstudio.training.config import RunConfig, to_lora_config, to_training_arguments
+from voxstudio.training.evaluate import Interrupted, eval_results, select_clips, summarize, transcribe_clips
 
 # How often status.json and the progress line are written (seconds; 0 = every step, e.g. for debugging).
 STATUS_EVERY_S = float(os.environ.get("VOXSTUDIO_STATUS_EVERY_S", "2.0"))
@@ -64,7 +65,7 @@ def relaunch_distributed(cfg: RunConfig, run_dir: Path, resume: bool) -> int:
 
     n = cfg.gpus if not torch.cuda.is_available() else min(cfg.gpus, torch.cuda.device_count())
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
-           "-m", "voxstudio.train", str(run_dir)] + (["--resume"] if resume else [])
+           "-m", "voxstudio.training.train", str(run_dir)] + (["--resume"] if resume else [])
     log(f"launching {n} processes: {' '.join(cmd[1:])}")
     env = dict(os.environ)
     if not torch.cuda.is_available():  # share the cores between the CPU ranks instead of oversubscribing
@@ -81,7 +82,7 @@ def load_model_and_processor(cfg: RunConfig, cuda: bool, bf16: bool):
     from transformers import AutoProcessor, VoxtralForConditionalGeneration
 
     from voxstudio.inference import looks_like_path
-    from voxstudio.tiny import resolve_model
+    from voxstudio.training.tiny import resolve_model
 
     source = resolve_model(cfg.base_model)
     if looks_like_path(source) and not Path(source).expanduser().exists():
@@ -280,8 +281,8 @@ def train(run_dir: Path, resume: bool) -> int:
     train_refs, eval_refs, note = select_clips(cfg)
     log(f"data: {len(train_refs)} training clips, {len(eval_refs)} evaluation clips" + (f" ({note})" if note else ""))
     model, processor, base_source = load_model_and_processor(cfg, cuda, bf16)
-    from voxstudio.collator import VoxtralCollator
-    from voxstudio.features import build_features
+    from voxstudio.training.collator import VoxtralCollator
+    from voxstudio.training.features import build_features
 
     train_set = build_features(processor, train_refs, log=log)
 
@@ -371,7 +372,7 @@ def failure_message(exc: BaseException, cfg: RunConfig) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m voxstudio.train", description="Train one voxstudio run.")
+    parser = argparse.ArgumentParser(prog="python -m voxstudio.training.train", description="Train one voxstudio run.")
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     args = parser.parse_args(argv)
