@@ -4,27 +4,28 @@ import streamlit as st
 
 from voxstudio import workspace
 from voxstudio.data import dataset as dataset_mod
+from voxstudio.publish import release
 from voxstudio.runs import hardware
-from voxstudio.studio import ui
+from voxstudio.studio import wizard
 
-ui.page_setup(None, "voxstudio")
+wizard.page_setup(None, "voxstudio")
 st.markdown(
     "Turn **your own voice** into a better speech recognizer: record phrases, fine-tune Mistral's "
     "Voxtral on them, measure the word error rate before and after, and share the result."
 )
 
-summaries = [ui.dataset_summary(name) for name in dataset_mod.list_datasets()]
-step, why = ui.next_step(summaries)
+summaries = [wizard.dataset_summary(name) for name in dataset_mod.list_datasets()]
+step, why = wizard.next_step(summaries)
 
 st.subheader("Next step")
-st.markdown(f"**{step} · {ui.STEPS[step - 1].name}**: {why}")
-ui.link_to_step(step, f"Go to {step} · {ui.STEPS[step - 1].name} →")
+st.markdown(f"**{step} · {wizard.step(step).name}**: {why}")
+wizard.link_to_step(step, f"Go to {step} · {wizard.step(step).name} →")
 
 st.subheader("The steps")
-for s in ui.STEPS:
+for s in wizard.STEPS:
     cols = st.columns([1, 3])
     with cols[0]:
-        ui.link_to_step(s.number)
+        wizard.link_to_step(s.number)
     cols[1].markdown(s.purpose)
 
 st.subheader("Datasets")
@@ -56,7 +57,7 @@ with left:
     st.caption("Set VOXSTUDIO_HOME to keep your data somewhere else.")
 with right:
     st.subheader("Hugging Face Hub")
-    if ui.hub_token_present():
+    if release.token_from_environment():
         st.markdown("✓ **HF_TOKEN** is set: publishing can log in (checked when you publish).")
     else:
         st.markdown("Not logged in: set **HF_TOKEN** or paste a token on the Publish page to share your model.")

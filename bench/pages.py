@@ -64,14 +64,14 @@ def unpaginated_table(name: str) -> None:
     import streamlit as st
 
     from voxstudio.data import dataset as dataset_mod
-    from voxstudio.studio import ui
+    from voxstudio.studio import review
 
     @st.cache_data
     def load(name: str, version: str):
-        return ui.clips_table(dataset_mod.Dataset.open(name))
+        return review.clips_table(dataset_mod.Dataset.open(name))
 
     ds = dataset_mod.Dataset.open(name)
-    st.data_editor(ui.editor_frame(load(name, ds.version())), key="bench_all", hide_index=True)
+    st.data_editor(review.editor_frame(load(name, ds.version())), key="bench_all", hide_index=True)
 
 
 def main() -> None:

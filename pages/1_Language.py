@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from voxstudio import workspace
+from voxstudio import languages, workspace
 from voxstudio.data import dataset as dataset_mod
 from voxstudio.data import phrases as phrases_mod
-from voxstudio.studio import ui
+from voxstudio.studio import formatting, recording, session, wizard
 
 SOURCES = {
     "bundled": "Phrases that come with voxstudio",
@@ -14,19 +14,19 @@ SOURCES = {
 }
 GRANARY_TIMEOUT_S = 20.0
 
-ui.page_setup(1, "1 · Language and phrases")
-current = ui.current_dataset_name()
+wizard.page_setup(1, "1 · Language and phrases")
+current = session.current_dataset_name()
 current_ds = dataset_mod.Dataset.open(current) if current else None
 
 # ------------------------------------------------------------------ language and phrase source
 codes = list(phrases_mod.LANGUAGES)
-default_lang = ui.first_language(current_ds.info if current_ds else None) or "en"
+default_lang = formatting.first_language(current_ds.info if current_ds else None) or "en"
 left, right = st.columns(2)
 language = left.selectbox(
     "Language you will speak",
     codes,
     index=codes.index(default_lang) if default_lang in codes else 0,
-    format_func=phrases_mod.language_label,
+    format_func=languages.menu_label,
     key="lang_language",
 )
 source = right.radio("Phrases to read", list(SOURCES), format_func=SOURCES.get, key="lang_source")
@@ -66,7 +66,7 @@ if selection is not None and selection.notice:
 st.subheader(f"Preview: {len(phrase_list)} phrases")
 if phrase_list:
     st.dataframe(
-        [{"#": i + 1, "phrase": ui.field_of(p, "text")} for i, p in enumerate(phrase_list)],
+        [{"#": i + 1, "phrase": formatting.field_of(p, "text")} for i, p in enumerate(phrase_list)],
         hide_index=True,
         height=260,
     )
@@ -89,7 +89,7 @@ if mode == "new":
     suggestion = workspace.slugify(f"{speaker or 'my-voice'}-{language}")
     name = st.text_input("Dataset name", key="lang_name", placeholder=suggestion,
                          help="Lower-case letters, digits, '-', '_' or '.'. Left empty: the suggestion.")
-    consent = st.checkbox(ui.CONSENT_TEXT, key="lang_consent")
+    consent = st.checkbox(recording.CONSENT_TEXT, key="lang_consent")
     if st.button(f"Create dataset and save {len(phrase_list)} phrases", type="primary", key="lang_create",
                  disabled=not phrase_list):
         name = (name or "").strip() or suggestion
@@ -98,13 +98,13 @@ if mode == "new":
         else:
             try:
                 ds = dataset_mod.Dataset.create(
-                    name, languages=[language], speaker=speaker.strip(), consent=ui.consent_record(speaker)
+                    name, languages=[language], speaker=speaker.strip(), consent=recording.consent_record(speaker)
                 )
                 ds.set_phrases([p.to_dict() for p in phrase_list])
             except (ValueError, FileExistsError, OSError) as exc:
                 st.error(str(exc))
             else:
-                ui.set_current_dataset(ds.name)
+                session.set_current_dataset(ds.name)
                 st.session_state["lang_saved"] = (name, len(phrase_list))
                 st.session_state.pop("lang_mode", None)  # next run: "existing", on the dataset just made
                 st.rerun()
@@ -113,11 +113,11 @@ else:
                         key="lang_existing")
     ds = dataset_mod.Dataset.open(name)
     info = ds.info
-    speakers = ui.field_of(info, "speakers") or []
+    speakers = formatting.field_of(info, "speakers") or []
     speaker = st.text_input("Your name (the speaker)", value=speakers[0] if speakers else "",
                             key=f"lang_speaker_{name}")
-    given = bool(ui.field_of(ui.field_of(info, "consent") or {}, "given", False))
-    consent = st.checkbox(ui.CONSENT_TEXT, value=given, key=f"lang_consent_{name}")
+    given = bool(formatting.field_of(formatting.field_of(info, "consent") or {}, "given", False))
+    consent = st.checkbox(recording.CONSENT_TEXT, value=given, key=f"lang_consent_{name}")
     recorded = len(ds.recorded_phrase_ids())
     if ds.phrases():
         st.caption(f"This replaces its list of {len(ds.phrases())} phrases; the {recorded} recorded takes are kept.")
@@ -127,18 +127,16 @@ else:
             st.error("Please tick the consent box first: the recordings are of your voice.")
         else:
             try:
-                langs = list(dict.fromkeys([*(ui.field_of(info, "languages") or []), language]))
-                names = list(dict.fromkeys([s for s in [speaker.strip(), *speakers] if s]))
-                ds.update_info(languages=langs, speakers=names, consent=ui.consent_record(speaker))
+                ds.merge_speaker_and_language(speaker, language, consent=recording.consent_record(speaker))
                 ds.set_phrases([p.to_dict() for p in phrase_list])
             except (ValueError, OSError) as exc:
                 st.error(str(exc))
             else:
-                ui.set_current_dataset(name)
+                session.set_current_dataset(name)
                 st.session_state["lang_saved"] = (name, len(phrase_list))
                 st.rerun()
 
 saved = st.session_state.get("lang_saved")
 if saved:
     st.success(f"✓ Saved {saved[1]} phrases to '{saved[0]}'. Next: read them aloud.")
-    ui.link_to_step(2, "Go to 2 · Record →")
+    wizard.link_to_step(2, "Go to 2 · Record →")

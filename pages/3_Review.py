@@ -9,13 +9,13 @@ import streamlit as st
 
 from voxstudio.data import dataset as dataset_mod
 from voxstudio.data import exporters
-from voxstudio.studio import ui
+from voxstudio.studio import formatting, review, wizard
 
 PAGE_SIZE = 50
 ALL = "(all)"
 
-ui.page_setup(3, "3 · Review")
-ds = ui.open_current_dataset()
+wizard.page_setup(3, "3 · Review")
+ds = wizard.open_current_dataset()
 if ds is None:
     st.stop()
 
@@ -23,12 +23,12 @@ if ds is None:
 @st.cache_data(max_entries=4, show_spinner=False)
 def load_table(name: str, version: str):
     """All live clips as a DataFrame, plus the train/eval split, for one version of the dataset."""
-    return ui.clips_table(dataset_mod.Dataset.open(name))
+    return review.clips_table(dataset_mod.Dataset.open(name))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def load_histogram(name: str, version: str):
-    return ui.duration_histogram(load_table(name, version)["duration_s"])
+    return review.duration_histogram(load_table(name, version)["duration_s"])
 
 
 version = ds.version()
@@ -37,15 +37,16 @@ table = load_table(ds.name, version)
 # ------------------------------------------------------------------ totals
 cols = st.columns(5)
 cols[0].metric("Clips", len(table))
-cols[1].metric("Audio", ui.fmt_duration(float(table["duration_s"].sum())))
+cols[1].metric("Audio", formatting.fmt_duration(float(table["duration_s"].sum())))
 cols[2].metric("Flagged", int(table["flagged"].sum()))
-cols[3].metric("Train / eval clips", f"{int((table['split'] == 'train').sum())} / {int((table['split'] == 'eval').sum())}")
+sides = table["split"].value_counts()
+cols[3].metric("Train / eval clips", f"{int(sides.get('train', 0))} / {int(sides.get('eval', 0))}")
 speakers = {name for name in table["speaker"] if name}  # imported clips may name no speaker
 cols[4].metric("Speakers", len(speakers) or "–", help=", ".join(sorted(speakers)) or "no speaker named")
 
 if table.empty:
     st.info("No clips yet. Record some on the Record page, or upload files there.")
-    ui.link_to_step(2, "Go to 2 · Record")
+    wizard.link_to_step(2, "Go to 2 · Record")
 
 # ------------------------------------------------------------------ filters
 f = st.columns([1, 1, 1, 2])
@@ -54,7 +55,7 @@ language = f[1].selectbox("Language", [ALL, *sorted(table["language"].unique())]
 speaker = f[2].selectbox("Speaker", [ALL, *sorted(table["speaker"].unique())], key="rev_speaker")
 search = f[3].text_input("Search the text", key="rev_search", placeholder="word or phrase")
 
-view = ui.filter_table(table, flagged_only=flagged_only, language=None if language == ALL else language,
+view = review.filter_table(table, flagged_only=flagged_only, language=None if language == ALL else language,
                        speaker=None if speaker == ALL else speaker, search=search)
 signature = hashlib.sha1(f"{flagged_only}|{language}|{speaker}|{search}".encode()).hexdigest()[:8]
 pages = max(1, -(-len(view) // PAGE_SIZE))
@@ -68,14 +69,14 @@ if rows.empty:
     st.caption("No clip matches these filters." if len(table) else "The table fills as you record.")
 else:
     edited = st.data_editor(
-        ui.editor_frame(rows),
+        review.editor_frame(rows),
         key=editor_key,
         hide_index=True,
         width="stretch",
-        disabled=[c for c in ui.EDITOR_COLUMNS if c not in ("delete", "text")],
-        column_config=ui.editor_columns(),
+        disabled=[c for c in review.EDITOR_COLUMNS if c not in ("delete", "text")],
+        column_config=review.editor_columns(),
     )
-    changes = ui.editor_changes(rows, edited)
+    changes = review.editor_changes(rows, edited)
     if changes.texts or changes.deletions:
         try:
             for clip_id, text in changes.texts.items():
@@ -85,7 +86,7 @@ else:
         except (ValueError, KeyError) as exc:
             st.session_state["rev_message"] = ("error", str(exc))
         else:
-            st.session_state["rev_message"] = ("success", ui.changes_sentence(changes))
+            st.session_state["rev_message"] = ("success", review.changes_sentence(changes))
         st.session_state["rev_reset"] = st.session_state.get("rev_reset", 0) + 1
         st.rerun()
 message = st.session_state.pop("rev_message", None)
@@ -98,7 +99,7 @@ if not rows.empty:
     chosen = st.selectbox("Play a clip of this page", list(labels), key=f"rev_play_{signature}_{page}",
                           format_func=lambda cid: f"{labels[cid][:80]} · {cid}")
     row = rows[rows["clip_id"] == chosen].iloc[0]
-    st.audio(ui.clip_audio(ds, chosen), format="audio/wav")
+    st.audio(ds.audio_bytes(chosen), format="audio/wav")
     if row["flags_text"]:
         st.caption("⚠️ " + row["flags_text"])
 
@@ -128,7 +129,7 @@ with left:
         st.bar_chart(load_histogram(ds.name, version), x="seconds", y="clips", height=220)
 with right:
     st.subheader("Train / eval split")
-    st.markdown(ui.split_sentence(table))
+    st.markdown(review.split_sentence(table))
     st.subheader("Export")
     st.download_button(
         "Download the dataset (.zip, AudioFolder)",
@@ -142,4 +143,4 @@ with right:
     )
 if not table.empty:
     st.divider()
-    ui.link_to_step(4, "Next: train a model on these clips · 4 · Train →")
+    wizard.link_to_step(4, "Next: train a model on these clips · 4 · Train →")

@@ -1,33 +1,32 @@
 """Step 4: pick a model and settings, start training in the background, and watch it live.
 
-Training runs as a detached job (voxstudio.runs.jobs): closing or reloading this page changes nothing, and
+Training runs as a detached job (voxstudio.runs.queue): closing or reloading this page changes nothing, and
 queued runs start one after another on their own. The live panel refreshes itself only while a run is
 queued or running; charts read Trackio's SQLite through voxstudio.runs.tracking.
 """
 
-import re
 import time
 
 import streamlit as st
 
-from voxstudio import workspace
-from voxstudio.runs import jobs, tracking
-from voxstudio.studio import ui
-from voxstudio.training import config
+from voxstudio import languages, models, workspace
+from voxstudio.runs import preflight, queue, runfolder, tracking
+from voxstudio.runs import status as runstatus
+from voxstudio.studio import formatting, wizard
+from voxstudio.training import config, scoring, selection
 
 TINY_LABEL = "tiny — pipeline check, random weights"
 CUSTOM = "other: a local folder or Hub id…"
-MODEL_CHOICES = [config.DEFAULT_BASE_MODEL, config.TINY, CUSTOM]
+MODEL_CHOICES = [models.DEFAULT_BASE_MODEL, models.TINY, CUSTOM]
 PRESETS = [*config.PRESETS, "custom"]
 LIVE_EVERY_S = 2.0
 LOG_LINES = 15
 HISTORY = 20
 WATCH_KEY = "train_watch"  # the run this session watches (the Evaluate page opens it too)
 PICK_KEY = "train_watch_pick"
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # colour codes Trackio/tqdm write for a terminal
 
-ui.page_setup(4, "4 · Train")
-jobs.resume_queue()  # queued runs left behind by a restart start again, one at a time
+wizard.page_setup(4, "4 · Train")
+queue.resume_queue()  # queued runs left behind by a restart start again, one at a time
 
 
 def gpu_memory_gb() -> tuple[float | None, str]:
@@ -44,25 +43,16 @@ def gpu_memory_gb() -> tuple[float | None, str]:
 
 
 def model_label(choice: str) -> str:
-    return {config.TINY: TINY_LABEL, config.DEFAULT_BASE_MODEL: f"Voxtral Mini 3B ({choice})"}.get(choice, choice)
+    return {models.TINY: TINY_LABEL, models.DEFAULT_BASE_MODEL: f"Voxtral Mini 3B ({choice})"}.get(choice, choice)
 
 
 def default_run_name(dataset: str) -> str:
-    taken = {s.run for s in jobs.list_runs()}
+    taken = {s.run for s in runstatus.list_runs()}
     for n in range(1, 10_000):
         name = workspace.slugify(f"{dataset}-run-{n}")
         if name not in taken:
             return name
     return workspace.slugify(f"{dataset}-{int(time.time())}")
-
-
-def fmt(value, pattern: str = "{:.3f}") -> str:
-    return "–" if value is None else pattern.format(value)
-
-
-def readable_log(lines: list[str]) -> str:
-    """train.log as a browser shows it: no terminal colour codes, only the last redraw of a progress bar."""
-    return "\n".join(ANSI_ESCAPE.sub("", line).split("\r")[-1].rstrip() for line in lines)
 
 
 def chart(points: list[tuple[int, float]], label: str, scale: float = 1.0) -> None:
@@ -75,7 +65,7 @@ def chart(points: list[tuple[int, float]], label: str, scale: float = 1.0) -> No
 def live_panel(run: str, was_active: bool) -> None:
     """State, progress, ETA, last log lines and charts of one run (re-run by the fragment timer)."""
     try:
-        s = jobs.status(run)
+        s = runstatus.status(run)
     except FileNotFoundError:
         st.info(f"Run {run} is gone.")
         return
@@ -84,19 +74,19 @@ def live_panel(run: str, was_active: bool) -> None:
     icon = {"queued": "⏳", "running": "🏃", "succeeded": "✅", "failed": "❌", "stopped": "⏹️",
             "crashed": "💥"}.get(s.state, "")
     st.markdown(f"**Run `{run}`: {icon} {s.state}**" + (f" · {s.phase}" if s.phase and s.phase != s.state else ""))
-    eta = f" · about {ui.fmt_duration(s.eta_s)} left" if s.eta_s and s.state == "running" else ""
+    eta = f" · about {formatting.fmt_duration(s.eta_s)} left" if s.eta_s and s.state == "running" else ""
     st.progress(s.progress, text=f"step {s.step} / {s.total_steps or '?'}{eta}")
     if s.message and s.message not in (s.phase, s.state):
         (st.error if s.state in ("failed", "crashed") else st.caption)(s.message)
-    final = (jobs.results(run)["eval"] or {}) if not s.active else {}
+    final = (runstatus.results(run)["eval"] or {}) if not s.active else {}
     before = (final.get("baseline") or {}).get("wer", s.baseline_wer)
     after = (final.get("finetuned") or {}).get("wer")
     cols = st.columns(4)
-    cols[0].metric("Loss", fmt(s.loss, "{:.4g}"), help="training loss at the last logged step")
-    cols[1].metric("Baseline WER", fmt(before, "{:.1%}"), help="the base model on the held-out clips")
-    cols[2].metric("Best WER so far", fmt(s.best_wer, "{:.1%}"), help="the best checkpoint during training")
-    change = None if before is None or after is None else round((after - before) * 100, 1)
-    cols[3].metric("Fine-tuned WER", fmt(after, "{:.1%}"), delta=None if change is None else f"{change:+.1f} points",
+    cols[0].metric("Loss", "–" if s.loss is None else f"{s.loss:.4g}", help="training loss at the last logged step")
+    cols[1].metric("Baseline WER", scoring.percent(before), help="the base model on the held-out clips")
+    cols[2].metric("Best WER so far", scoring.percent(s.best_wer), help="the best checkpoint during training")
+    change = scoring.points(before, after)
+    cols[3].metric("Fine-tuned WER", scoring.percent(after), delta=scoring.delta(before, after),
                    delta_color="inverse" if change else "off",
                    help="the kept checkpoint, measured after training")
     curves = tracking.series(s.config.get("dataset", ""), run, keys=("train/loss", "eval/wer"))
@@ -114,32 +104,32 @@ def live_panel(run: str, was_active: bool) -> None:
         if len(points) >= 2:  # one point draws as a lone dot on a meaningless axis
             chart(points, "WER %", scale=100)
         else:
-            so_far = f"{points[0][1]:.1%} at step {points[0][0]}; " if points else ""
+            so_far = f"{scoring.percent(points[0][1])} at step {points[0][0]}; " if points else ""
             st.caption(f"{so_far}measured every {every} steps" if every else so_far or "no values yet")
     if s.state == "succeeded":
-        done = f"Done: WER {fmt(before, '{:.1%}')} → {fmt(after, '{:.1%}')} on the held-out clips."
+        done = f"Done: WER {scoring.percent(before)} → {scoring.percent(after)} on the held-out clips."
         if change is not None and change >= 0:
             why = ("expected of the tiny test model, whose weights are random" if s.config.get("base_model") ==
-                   config.TINY else "with few clips this happens: record more, train longer or lower the "
+                   models.TINY else "with few clips this happens: record more, train longer or lower the "
                    "learning rate")
             st.warning(f"{done} Fine-tuning did not lower the error rate ({why}). See which utterances fail:")
         else:
             st.success(f"{done} Next, compare every utterance word by word.")
-        ui.link_to_step(5, "Go to 5 · Evaluate →")
+        wizard.link_to_step(5, "Go to 5 · Evaluate →")
     st.caption("Last lines of train.log")
-    st.code(readable_log(jobs.read_log(run, LOG_LINES)) or "(empty)", language=None)
+    st.code(runfolder.readable_log(runstatus.read_log(run, LOG_LINES)) or "(empty)", language=None)
 
 
 def live_section(run: str, was_active: bool) -> None:
     """Buttons, live panel and history together, so no part of the page shows an older state than another."""
     controls(run)
     live_panel(run, was_active)
-    history(jobs.list_runs()[:HISTORY])
+    history(runstatus.list_runs()[:HISTORY])
 
 
 def show_live(run: str) -> None:
     """Refresh every LIVE_EVERY_S only while the run is queued or running; a finished run is drawn once."""
-    if jobs.status(run).active:
+    if runstatus.status(run).active:
         st.fragment(run_every=LIVE_EVERY_S)(live_section)(run, True)
     else:
         live_section(run, False)
@@ -158,11 +148,11 @@ def history(shown: list) -> None:
     })
     for s in shown:
         with st.expander(f"{s.run} · {s.state}"):
-            final = jobs.results(s.run)
+            final = runstatus.results(s.run)
             ev = final["eval"] or {}
             if ev.get("baseline") or ev.get("finetuned"):
-                st.markdown(f"WER {fmt((ev.get('baseline') or {}).get('wer'), '{:.1%}')} → "
-                            f"{fmt((ev.get('finetuned') or {}).get('wer'), '{:.1%}')}")
+                st.markdown(f"WER {scoring.percent((ev.get('baseline') or {}).get('wer'))} → "
+                            f"{scoring.percent((ev.get('finetuned') or {}).get('wer'))}")
             if final["train"]:
                 st.json(final["train"], expanded=False)
             st.caption("Frozen settings (config.json)")
@@ -175,35 +165,36 @@ def watch(run: str) -> None:
 
 
 def controls(run: str) -> None:
-    s = jobs.status(run)
-    if not s.active and s.state not in jobs.RESUMABLE_STATES:
+    s = runstatus.status(run)
+    if not s.active and s.state not in runstatus.RESUMABLE_STATES:
         return
     cols = iter(st.columns(4))  # the buttons that apply, left-aligned
     if s.active and next(cols).button("Stop", key=f"train_stop_{run}", help="Saves a checkpoint, then stops"):
-        jobs.stop(run, wait=False)
+        queue.stop(run, wait=False)
         st.toast(f"Stopping {run}: it saves a checkpoint first.")
         time.sleep(0.3)
         st.rerun()
-    if s.state in jobs.RESUMABLE_STATES and next(cols).button("Resume", key=f"train_resume_{run}",
+    if s.state in runstatus.RESUMABLE_STATES and next(cols).button("Resume", key=f"train_resume_{run}",
                                                               help="Continues from the last checkpoint"):
-        jobs.resume(run)
+        queue.resume(run)
         st.rerun()
 
 
 # ------------------------------------------------------------------ data and settings
-ds = ui.open_current_dataset()
+ds = wizard.open_current_dataset()
 if ds is not None:
     stats = ds.stats()
     gpu_gb, hw_line = gpu_memory_gb()
     c = st.columns(4)
     c[0].metric("Clips", stats["clips"])
-    c[1].metric("Audio", ui.fmt_minutes(stats["minutes"] * 60))
+    c[1].metric("Audio", formatting.fmt_minutes(stats["minutes"] * 60))
     langs = sorted(stats["languages"])
-    c[2].metric("Languages", (", ".join(langs) if len(langs) <= 2 else len(langs)) if langs else "–",
-                help=", ".join(langs) or None)
+    lang_names = [languages.label(code) for code in langs]
+    c[2].metric("Languages", (", ".join(lang_names) if len(langs) <= 2 else len(langs)) if langs else "–",
+                help=", ".join(lang_names) or None)
     c[3].metric("Hardware", "GPU" if gpu_gb else "CPU", help=hw_line)
-    if stats["clips"] < jobs.MIN_CLIPS:
-        st.warning(f"Record at least {jobs.MIN_CLIPS} clips (a few dozen for a useful model) before training.")
+    if stats["clips"] < selection.MIN_CLIPS:
+        st.warning(f"Record at least {selection.MIN_CLIPS} clips (a few dozen for a useful model) before training.")
 
     st.subheader("Model and method")
     m1, m2 = st.columns([2, 1])
@@ -215,14 +206,14 @@ if ds is not None:
                                    placeholder="/models/voxtral or org/name").strip()
     method = m2.radio("Method", config.METHODS, key="train_method", horizontal=True,
                       format_func={"lora": "LoRA (adapters)", "full": "full fine-tune"}.get,
-                      index=1 if choice == config.TINY else 0)
-    if choice == config.TINY:
+                      index=1 if choice == models.TINY else 0)
+    if choice == models.TINY:
         st.caption("The tiny model has random weights: it proves the pipeline (data, training, WER, files) in "
                    "a minute on a CPU and learns to repeat a few clips — it is not a speech recognizer.")
 
     st.subheader("Settings")
-    if choice == config.TINY:
-        preset = "tiny"
+    if choice == models.TINY:
+        preset = models.TINY  # the tiny model has its own settings, not a preset
         st.caption("The tiny model uses its own settings (a high learning rate, a few hundred steps).")
     else:
         preset = st.radio("Preset", PRESETS, key="train_preset", horizontal=True,
@@ -258,7 +249,7 @@ if ds is not None:
             fields["freeze_audio_tower"] = b[2].checkbox("Freeze the audio encoder", True, key="train_freeze")
         if len(langs) > 1:
             fields["languages"] = st.multiselect("Train on these languages (empty: all)", langs,
-                                                 key="train_languages")
+                                                 format_func=languages.label, key="train_languages")
 
     run_name = st.text_input("Run name", value=default_run_name(ds.name), key=f"train_run_name_{ds.name}")
     cfg, error = None, ""
@@ -271,7 +262,7 @@ if ds is not None:
         est = config.estimate(cfg, stats["clips"], stats["minutes"], gpu_gb)
         e = st.columns(3)
         e[0].metric("Steps", est["steps"])
-        e[1].metric("Rough time", ui.fmt_duration(est["seconds"]), help=f"on {est['device'].upper()}")
+        e[1].metric("Rough time", formatting.fmt_duration(est["seconds"]), help=f"on {est['device'].upper()}")
         vram = f"{est['vram_need_gb']:.1f} GB" if est["vram_need_gb"] else "–"
         e[2].metric("GPU memory needed", vram, help=f"detected: {hw_line}")
         if est["device"] == "gpu" and not est["fits"]:
@@ -287,14 +278,14 @@ if ds is not None:
         st.error(error)
 
     if st.button("Start training", key="train_start", type="primary", disabled=cfg is None):
-        problems = jobs.preflight(cfg)
+        problems = preflight.preflight(cfg)
         if problems:
             for p in problems:
                 st.error(p)
         else:
             try:
-                started = jobs.submit(cfg)
-            except jobs.DuplicateRunError as exc:
+                started = queue.submit(cfg)
+            except queue.DuplicateRunError as exc:
                 st.info(str(exc))
                 watch(exc.existing)
             except ValueError as exc:
@@ -305,7 +296,7 @@ if ds is not None:
                            "keeps going in the background even if you close this page.")
 
 # ------------------------------------------------------------------ live run and history
-runs = jobs.list_runs()
+runs = runstatus.list_runs()
 if runs:
     st.subheader("Live")
     active = [s.run for s in runs if s.active]

@@ -8,8 +8,9 @@ import html
 
 import streamlit as st
 
-from voxstudio.runs import jobs
-from voxstudio.studio import ui
+from voxstudio import models
+from voxstudio.runs import status as runstatus
+from voxstudio.studio import wizard
 from voxstudio.training import scoring
 
 DIFF_STYLE = {
@@ -20,7 +21,7 @@ DIFF_STYLE = {
     "insert": '<span style="background:#d9f2dc">{hyp}</span>',
 }
 
-ui.page_setup(5, "5 · Evaluate")
+wizard.page_setup(5, "5 · Evaluate")
 
 
 def diff_html(reference: str, hypothesis: str | None, language: str | None) -> str:
@@ -44,39 +45,34 @@ def shown_text(hypothesis: str | None) -> str | None:
     return hypothesis if hypothesis.strip() else "(said nothing)"
 
 
-def pct(value) -> str:
-    return "–" if value is None else f"{value:.1%}"
-
-
-runs = [s for s in jobs.list_runs() if jobs.results(s.run)["eval"]]
+runs = [s for s in runstatus.list_runs() if runstatus.results(s.run)["eval"]]
 if not runs:
     st.info("No evaluated run yet. Train a model on the Train page: it measures WER before and after.")
-    ui.link_to_step(4, "Go to 4 · Train")
+    wizard.link_to_step(4, "Go to 4 · Train")
     st.stop()
 
 names = [s.run for s in runs]
 preferred = st.session_state.get("train_watch")
 run = st.selectbox("Run", names, index=names.index(preferred) if preferred in names else 0, key="eval_run")
 status = next(s for s in runs if s.run == run)
-results = jobs.results(run)["eval"]
+results = runstatus.results(run)["eval"]
 base, tuned = results.get("baseline") or {}, results.get("finetuned") or {}
 
 st.caption(f"Dataset `{status.config.get('dataset')}` · base `{status.config.get('base_model')}` · "
            f"{status.config.get('method')} · run {status.state}")
-if status.config.get("base_model") == "tiny":
+if models.is_tiny(status.config.get("base_model")):
     st.caption("The tiny test model has random weights: these numbers prove the pipeline works, not that it "
                "recognises speech.")
 if status.state != "succeeded":
     st.warning(f"This run is {status.state}: the numbers below are what it measured so far.")
 cols = st.columns(4)
-cols[0].metric("Baseline WER", pct(base.get("wer")))
-change = None
-if base.get("wer") is not None and tuned.get("wer") is not None:
-    change = round((tuned["wer"] - base["wer"]) * 100, 1)
-cols[1].metric("Fine-tuned WER", pct(tuned.get("wer")), delta=None if change is None else f"{change:+.1f} points",
-               delta_color="inverse" if change else "off")  # no change is neither good (green) nor bad (red)
-cols[2].metric("Baseline CER", pct(base.get("cer")))
-cols[3].metric("Fine-tuned CER", pct(tuned.get("cer")))
+before, after = base.get("wer"), tuned.get("wer")
+cols[0].metric("Baseline WER", scoring.percent(before))
+cols[1].metric("Fine-tuned WER", scoring.percent(after), delta=scoring.delta(before, after),
+               # no change is neither good (green) nor bad (red)
+               delta_color="inverse" if scoring.points(before, after) else "off")
+cols[2].metric("Baseline CER", scoring.percent(base.get("cer")))
+cols[3].metric("Fine-tuned CER", scoring.percent(tuned.get("cer")))
 if results.get("note"):
     st.caption(f"Note: {results['note']}.")
 
@@ -101,12 +97,12 @@ shown = [u for u in utterances if not only_changed or (u.get("finetuned_wer") or
 for u in shown:
     with st.container(border=True):
         st.markdown(f"**{html.escape(u['reference'])}** · `{u['clip_id']}`")
-        st.markdown(f"baseline ({pct(u.get('baseline_wer'))}): "
+        st.markdown(f"baseline ({scoring.percent(u.get('baseline_wer'))}): "
                     f"{diff_html(u['reference'], u.get('baseline'), u.get('language'))}", unsafe_allow_html=True)
-        st.markdown(f"fine-tuned ({pct(u.get('finetuned_wer'))}): "
+        st.markdown(f"fine-tuned ({scoring.percent(u.get('finetuned_wer'))}): "
                     f"{diff_html(u['reference'], u.get('finetuned'), u.get('language'))}", unsafe_allow_html=True)
         if st.toggle("Listen", key=f"eval_listen_{run}_{u['clip_id']}"):
-            audio = jobs.utterance_audio(run, u["clip_id"])
+            audio = runstatus.utterance_audio(run, u["clip_id"])
             if audio:
                 st.audio(audio, format="audio/wav")
             else:
@@ -116,6 +112,6 @@ st.divider()
 st.markdown("**Next:** hear it on your own voice, then share it.")
 n1, n2 = st.columns(2)
 with n1:
-    ui.link_to_step(7, "Try it: 7 · Try →")
+    wizard.link_to_step(7, "Try it: 7 · Try →")
 with n2:
-    ui.link_to_step(6, "Share it: 6 · Publish →")
+    wizard.link_to_step(6, "Share it: 6 · Publish →")

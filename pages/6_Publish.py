@@ -5,9 +5,11 @@ import hashlib
 import streamlit as st
 
 from voxstudio.publish import hub, release, space
-from voxstudio.studio import tryout, ui
+from voxstudio.runs import models as runmodels
+from voxstudio.studio import wizard
+from voxstudio.training import scoring
 
-ui.page_setup(6, "6 · Publish")
+wizard.page_setup(6, "6 · Publish")
 st.markdown(
     "Publish a finished run as a model repo with a truthful model card, optionally with its dataset, "
     "then deploy a demo Space that transcribes with exactly that model."
@@ -24,14 +26,14 @@ token = (typed or "").strip() or release.token_from_environment()
 if not token:
     st.info("Paste a token with **write** access (create one at https://huggingface.co/settings/tokens) "
             "or start the studio with HF_TOKEN set.")
-    ready = tryout.finished_runs()
+    ready = runmodels.finished_runs()
     if ready:
         st.caption(f"Ready to publish once you are signed in: {len(ready)} finished run(s), latest `{ready[0]}`. "
                    "Meanwhile you can try a model locally.")
-        ui.link_to_step(7, "Go to 7 · Try →")
+        wizard.link_to_step(7, "Go to 7 · Try →")
     else:
         st.caption("No finished training run yet either: train a model first.")
-        ui.link_to_step(4, "Go to 4 · Train →")
+        wizard.link_to_step(4, "Go to 4 · Train →")
     st.stop()
 
 fingerprint = hashlib.sha256(token.encode()).hexdigest()[:16]
@@ -53,10 +55,10 @@ if account.role == "read":
 
 # ---------------------------------------------------------------- what to publish
 st.subheader("Model")
-runs = tryout.finished_runs()
+runs = runmodels.finished_runs()
 if not runs:
     st.info("No finished training run yet: train a model first, then publish it here.")
-    ui.link_to_step(4, "Go to 4 · Train")
+    wizard.link_to_step(4, "Go to 4 · Train")
     st.stop()
 run = st.selectbox("Finished run", runs, key="pub_run")
 summary = release.run_summary(run)
@@ -64,7 +66,7 @@ cols = st.columns(4)
 cols[0].metric("Method", summary["method"])
 cols[1].metric("Base model", summary["base_model"].split("/")[-1])
 for col, label, key in ((cols[2], "WER before", "baseline_wer"), (cols[3], "WER after", "finetuned_wer")):
-    col.metric(label, "–" if summary[key] is None else f"{summary[key]:.1%}")
+    col.metric(label, scoring.percent(summary[key]))
 
 choices = release.artifact_choices(run)
 artifact = st.radio("Publish as", choices, format_func=release.ARTIFACTS.get, key="pub_artifact")

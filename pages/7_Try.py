@@ -2,11 +2,14 @@
 
 import streamlit as st
 
-from voxstudio.studio import tryout, ui
+from voxstudio import languages
+from voxstudio.data import audio
+from voxstudio.runs import models as runmodels
+from voxstudio.studio import formatting, tryout, wizard
 
 UPLOAD_TYPES = ["wav", "flac", "ogg", "opus", "mp3", "webm", "m4a"]
 
-ui.page_setup(7, "7 · Try")
+wizard.page_setup(7, "7 · Try")
 st.markdown(
     "Record or upload a clip: the base model and your fine-tuned model transcribe it side by side, "
     "with the same inference code as the demo Space."
@@ -15,35 +18,35 @@ st.markdown(
 
 @st.cache_resource(show_spinner="Loading the base model…", max_entries=2)
 def _base_model(run: str, stamp: float):
-    return tryout.load_base(tryout.run_models(run))
+    return runmodels.load_base(runmodels.run_models(run))
 
 
 @st.cache_resource(show_spinner="Loading the fine-tuned model…", max_entries=2)
 def _finetuned_model(run: str, stamp: float):
-    return tryout.load_finetuned(tryout.run_models(run))
+    return runmodels.load_finetuned(runmodels.run_models(run))
 
 
-runs = tryout.finished_runs()
+runs = runmodels.finished_runs()
 if not runs:
     st.info("No finished training run yet: train a model first, then come back to try it.")
-    ui.link_to_step(4, "Go to 4 · Train")
+    wizard.link_to_step(4, "Go to 4 · Train")
     st.stop()
 
 run = st.selectbox("Run", runs, key="try_run")
 try:
-    models = tryout.run_models(run)
+    models = runmodels.run_models(run)
 except (FileNotFoundError, ValueError) as exc:
     st.error(str(exc))
     st.stop()
 kind = "LoRA adapter" if models.is_adapter else "full fine-tune"
 st.caption(f"Base: `{models.base_model}` · fine-tuned: {kind} of run `{run}`")
-if tryout.is_tiny(models):
+if runmodels.is_tiny(models):
     st.warning("This run fine-tuned the **tiny test model** (random weights): expect gibberish from the base "
                "model and, at best, memorised training phrases from the fine-tuned one.")
 stamp = models.output.stat().st_mtime
 
 language = st.selectbox(
-    "Language", tryout.language_choices(models), key="try_language",
+    "Language", tryout.language_choices(models), format_func=languages.label, key="try_language",
     help="'auto' lets the model detect the language.",
 )
 rec_col, up_col = st.columns(2)
@@ -60,7 +63,7 @@ except ValueError as exc:
     st.error(str(exc))
     st.stop()
 st.audio(clip.getvalue())
-st.caption(f"{ui.fmt_duration(samples.size / 16000)} of audio")
+st.caption(f"{formatting.fmt_duration(samples.size / audio.SAMPLE_RATE)} of audio")
 
 if st.button("Transcribe with both models", type="primary", key="try_go"):
     results = {}
@@ -85,4 +88,4 @@ if shown and shown.get("clip") == clip.file_id and shown.get("run") == run:
             note = "" if result.stopped_by_eos else " · stopped at the token limit"
             st.caption(f"{result.seconds:.2f} s{note}")
     st.divider()
-    ui.link_to_step(6, "Happy with it? Share it: 6 · Publish →")
+    wizard.link_to_step(6, "Happy with it? Share it: 6 · Publish →")

@@ -50,3 +50,15 @@ def clips() -> list[dict]:
 @pytest.fixture
 def difficult_clips() -> list[dict]:
     return speech_manifest("difficult")
+
+
+# Fixtures that run the real trainer (a subprocess training the tiny model). A test using one must be marked
+# ``slow`` so that ``make test-fast`` stays a loop of seconds; collection fails loudly when the mark is missing.
+TRAINER_FIXTURES = {"finished_runs", "runs_home", "trained"}
+
+
+def pytest_collection_modifyitems(config, items):
+    unmarked = [item.nodeid for item in items if TRAINER_FIXTURES & set(getattr(item, "fixturenames", ()))
+                and item.get_closest_marker("slow") is None]
+    if unmarked:
+        raise pytest.UsageError("tests that run the real trainer must be marked slow: " + ", ".join(unmarked))

@@ -163,7 +163,8 @@ class Handler(BaseHTTPRequestHandler):
         elif method == "POST" and match(rf"/api/(?P<t>models|datasets|spaces)/{REPO_RE}/commit/(?P<rev>[^/]+)"):
             if not self._inject("commit"):
                 self._commit(TYPES[m["t"]], m["repo"], m["rev"])
-        elif method == "GET" and match(rf"/api/(?P<t>models|datasets|spaces)/{REPO_RE}/tree/(?P<rev>[^/]+)(?P<sub>/.*)?"):
+        elif method == "GET" and match(
+                rf"/api/(?P<t>models|datasets|spaces)/{REPO_RE}/tree/(?P<rev>[^/]+)(?P<sub>/.*)?"):
             self._tree(TYPES[m["t"]], m["repo"], m["rev"], unquote((m["sub"] or "/")[1:]))
         elif method == "POST" and match(rf"/api/(?P<t>models|datasets|spaces)/{REPO_RE}/paths-info/(?P<rev>[^/]+)"):
             self._paths_info(TYPES[m["t"]], m["repo"], m["rev"])

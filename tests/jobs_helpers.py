@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from voxstudio import workspace
-from voxstudio.runs import jobs, processes, runfolder, supervisor
+from voxstudio.runs import processes, queue, runfolder, supervisor
+from voxstudio.runs import status as runstatus
 
 STANDIN = Path(__file__).resolve().parent / "jobs_standin_trainer.py"
 STANDIN_CMD = f"{sys.executable} {STANDIN}"
@@ -22,13 +23,13 @@ def use_standin_trainer(monkeypatch, step_s: float) -> None:
     monkeypatch.setenv("STANDIN_STEP_S", str(step_s))
 
 
-def wait_for(run: str, states, timeout: float = 60.0, step_at_least: int | None = None) -> jobs.RunStatus:
-    """Poll ``jobs.status`` until the run is in one of ``states`` (and past ``step_at_least``)."""
+def wait_for(run: str, states, timeout: float = 60.0, step_at_least: int | None = None) -> runstatus.RunStatus:
+    """Poll ``runstatus.status`` until the run is in one of ``states`` (and past ``step_at_least``)."""
     states = (states,) if isinstance(states, str) else tuple(states)
     deadline = time.time() + timeout
     while True:
         try:
-            st = jobs.status(run)
+            st = runstatus.status(run)
         except FileNotFoundError:  # not created yet (e.g. by a CLI process still starting)
             assert time.time() < deadline, f"run {run} never appeared"
             time.sleep(0.05)
@@ -36,7 +37,7 @@ def wait_for(run: str, states, timeout: float = 60.0, step_at_least: int | None 
         if st.state in states and (step_at_least is None or st.step >= step_at_least):
             return st
         if time.time() > deadline:
-            log = "\n".join(jobs.read_log(run, 30))
+            log = "\n".join(runstatus.read_log(run, 30))
             raise AssertionError(f"run {run} stayed {st.state} (step {st.step}), wanted {states}\n{log}")
         time.sleep(0.05)
 
@@ -62,9 +63,9 @@ def pid_alive(pid: int) -> bool:
 
 def cleanup_home() -> None:
     """Stop every active run of the current data home and wait for its supervisor to exit."""
-    for st in jobs.list_runs():
+    for st in runstatus.list_runs():
         if st.active:
-            jobs.stop(st.run, grace_s=2)
+            queue.stop(st.run, grace_s=2)
     info = runfolder.read_json(workspace.runs_dir() / supervisor.INFO, {}) or {}
     pid = info.get("pid")
     deadline = time.time() + 10

@@ -16,8 +16,8 @@ delete freely). Use from a test module::
 Runs use the real trainer subprocess (``python -m voxstudio.training.train RUN_DIR``) with ``base_model="tiny"``.
 The LoRA run is short (it only has to produce an adapter); the full run trains ``FULL_STEPS`` steps, enough
 for the tiny model to transcribe its training clips exactly (the end-to-end demo flow checks that). Both
-are trained once per session, whichever tests ask for them. Set ``VOXSTUDIO_RUNS_CACHE=/some/dir`` to keep the trained home between sessions while
-iterating locally (``<dir>/runs`` is reused when present).
+are trained once per session, whichever tests ask for them. Set ``VOXSTUDIO_RUNS_CACHE=/some/dir`` to keep the
+trained home between sessions while iterating locally (``<dir>/runs`` is reused when present).
 """
 
 from __future__ import annotations

@@ -128,6 +128,21 @@ def test_no_held_out_set_is_said_plainly():
     facts = {**FULL_FACTS, "results": {**FULL_FACTS["results"], "held_out": False}}
     text = card.render_model_card(facts=facts)
     assert "held-out clips" not in text and "no held-out set" in text
-    assert "Fine-tuned WER on its own training clips: 6.2 %" in text
+    assert "Fine-tuned WER on its own training clips: 6.2%" in text
     split = card.parse_front_matter(text)["model-index"][0]["results"][0]["dataset"]["split"]
     assert split == "train"
+
+
+def test_card_writes_rates_with_the_one_shared_formatter(monkeypatch):
+    """The card's WER/CER go through scoring.percent, so the studio, the CLI and the card never disagree."""
+    from voxstudio.training import scoring
+
+    text = card.render_model_card(facts=FACTS, artifact="adapter")
+    assert f"| Base model | {scoring.percent(0.1834)} | {scoring.percent(0.0712)} |" in text
+    assert f"| Fine-tuned | {scoring.percent(0.0621)} | {scoring.percent(0.0233)} |" in text
+    unmeasured = {**FACTS, "results": {"baseline": {}, "finetuned": {"wer": 0.0621}, "utterances": 35}}
+    text = card.render_model_card(facts=unmeasured, artifact="adapter")
+    assert "(base model: n/a)" in text and "| Base model | n/a | n/a |" in text
+
+    monkeypatch.setattr(card, "percent", lambda rate, missing="–": "RATE")  # the card has no formatter of its own
+    assert "| Fine-tuned | RATE | RATE |" in card.render_model_card(facts=FACTS, artifact="adapter")

@@ -137,3 +137,30 @@ def test_import_hf_dataset_with_column_mapping(tmp_path):
     assert json.loads(result.stdout)["imported"] == 3
     stats = json.loads(vox(home, "dataset", "stats", "hf", "--json").stdout)
     assert sorted(stats["speakers"]) == ["speaker-0", "speaker-1", "speaker-2"]
+
+
+def test_take_replaces_the_phrases_earlier_take_like_the_record_page(home, tmp_path):
+    from audio_helpers import SPEECH_TEXT, SPEECH_WAV, speech
+
+    from voxstudio.data import audio
+    from voxstudio.data.dataset import Dataset
+
+    ds = Dataset.create("my-voice", languages=["en"], speaker="ana")
+    ds.set_phrases([{"phrase_id": "p1", "text": SPEECH_TEXT, "language": "en"}])
+    first = vox(home, "dataset", "take", "my-voice", "p1", str(SPEECH_WAV), "--json")
+    assert first.returncode == 0, first.stderr
+    saved = json.loads(first.stdout)
+    assert saved["phrase_id"] == "p1" and saved["replaced"] == []
+
+    again = tmp_path / "again.wav"
+    audio.write_wav(again, audio.to_pcm16(speech() * 0.8))
+    second = vox(home, "dataset", "take", "my-voice", "p1", str(again))
+    assert second.returncode == 0, second.stderr
+    assert f"replaced {saved['clip_id']} (in the trash)" in second.stdout
+    assert [c.phrase_id for c in ds.clips()] == ["p1"] and [c.clip_id for c in ds.trashed()] == [saved["clip_id"]]
+
+    refused = vox(home, "dataset", "take", "my-voice", "p1", str(again))  # the same take again: a duplicate
+    assert refused.returncode == 1 and "duplicate" in refused.stderr
+    unknown = vox(home, "dataset", "take", "my-voice", "nope", str(again))
+    assert unknown.returncode == 1 and "no phrase 'nope'" in unknown.stderr
+    assert len(ds.clips()) == 1 and len(ds.trashed()) == 1

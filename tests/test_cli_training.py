@@ -19,7 +19,8 @@ from conftest import speech_manifest
 from jobs_helpers import cleanup_home, make_dataset, use_standin_trainer, wait_for, wait_raw
 
 from voxstudio import workspace
-from voxstudio.runs import jobs, runfolder, tracking
+from voxstudio.runs import runfolder, tracking
+from voxstudio.runs import status as runstatus
 
 TINY_STEPS = 20
 
@@ -60,6 +61,7 @@ def standin(home, monkeypatch):
     cleanup_home()
 
 
+@pytest.mark.slow
 def test_train_tiny_in_the_foreground_end_to_end(trained):
     home, proc = trained
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
@@ -74,6 +76,7 @@ def test_train_tiny_in_the_foreground_end_to_end(trained):
     assert loss[-1][1] < loss[0][1]  # it learns something
 
 
+@pytest.mark.slow
 def test_runs_list_status_and_logs(trained):
     home, _ = trained
     env = dict(os.environ, VOXSTUDIO_HOME=str(home))
@@ -89,6 +92,7 @@ def test_runs_list_status_and_logs(trained):
     assert missing.returncode == 1 and "no run named 'nope'" in missing.stderr
 
 
+@pytest.mark.slow
 def test_evaluate_and_transcribe_with_the_trained_run(trained, monkeypatch, capsys):
     """In-process (`voxstudio.cli.main`), so the model libraries load once for both commands."""
     from voxstudio.cli import main
@@ -155,7 +159,7 @@ def test_stop_and_resume_from_the_cli(standin, monkeypatch):
     monkeypatch.setenv("STANDIN_STEP_S", "0.005")
     resumed = cli("runs", "resume", "s1")
     assert resumed.returncode == 0 and "resumed from step" in resumed.stdout
-    assert jobs.status("s1").state == "succeeded"
+    assert runstatus.status("s1").state == "succeeded"
 
 
 def test_ctrl_c_in_the_foreground_stops_the_run(standin, monkeypatch):

@@ -1,4 +1,7 @@
-"""voxstudio.data.dataset on a real data home with real clips: what a user records is saved, shown, editable, never lost."""
+"""voxstudio.data.dataset on a real data home with real clips.
+
+What a user records is saved, shown, editable, never lost.
+"""
 
 from __future__ import annotations
 
@@ -67,7 +70,8 @@ def test_every_format_is_stored_as_16k_mono_pcm16_with_its_row(ds, clips):
         wav = ds.audio_path(clip)
         info = sf.info(str(wav))
         assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
-        assert abs(info.duration - row["duration_s"]) < 0.1 and clip.duration_s == pytest.approx(info.duration, abs=1e-3)
+        assert abs(info.duration - row["duration_s"]) < 0.1
+        assert clip.duration_s == pytest.approx(info.duration, abs=1e-3)
         assert wav.parent == ds.path / "audio" and wav.name == f"{clip.clip_id}.wav"
         assert clip.flags == []
     stored = rows(ds)
@@ -265,3 +269,66 @@ def test_files_are_readable_by_others(ds):
     clip = ds.add_clip(SPEECH_WAV, SPEECH_TEXT, language="en")
     for path in (ds.path / "metadata.jsonl", ds.path / "dataset.json", ds.audio_path(clip)):
         assert os.stat(path).st_mode & 0o044 == 0o044, path  # e.g. served by the studio or a file server
+
+
+# ------------------------------------------------------------------ takes of a phrase, speakers and languages
+def test_a_new_take_replaces_the_phrases_earlier_take_which_goes_to_the_trash(ds, clips):
+    phrase, other = ds.set_phrases([{"phrase_id": "p1", "text": SPEECH_TEXT, "language": "en"},
+                                    {"phrase_id": "p2", "text": clips[1]["text"]}])
+    first, replaced = ds.add_take(SPEECH_WAV, phrase)
+    assert replaced == [] and first.phrase_id == "p1" and first.source == "record" and first.speaker == "ana"
+    kept, _ = ds.add_take(clips[1]["path"], other)
+    assert kept.language == "en"  # a phrase without a language takes the dataset's first
+
+    second, replaced = ds.add_take(speech() * 0.8, phrase)  # another take of the same phrase
+    assert replaced == [first.clip_id]
+    assert [c.clip_id for c in ds.clips()] == [kept.clip_id, second.clip_id]  # the other phrase is untouched
+    assert [c.clip_id for c in ds.trashed()] == [first.clip_id]  # replaced, not lost
+    assert (ds.path / "trash" / f"{first.clip_id}.wav").is_file()
+    ds.restore(first.clip_id)
+    third, replaced = ds.add_take(speech() * 0.6, phrase)
+    assert sorted(replaced) == sorted([first.clip_id, second.clip_id])
+    assert [c.clip_id for c in ds.clips() if c.phrase_id == "p1"] == [third.clip_id]
+
+
+def test_a_refused_or_failing_take_keeps_the_earlier_take(ds, monkeypatch):
+    from voxstudio.data import dataset as dataset_module
+
+    phrase = ds.set_phrases([{"phrase_id": "p1", "text": SPEECH_TEXT, "language": "en"}])[0]
+    first, _ = ds.add_take(SPEECH_WAV, phrase)
+    before = snapshot(ds)
+    refused = [(b"RIFF\x00\x00\x00\x00WAVEjunk", "decode|read|audio"), (np.zeros(16000, np.float32), "silent"),
+               (SPEECH_WAV, "duplicate")]
+    for take, message in refused:
+        with pytest.raises(ValueError, match=message):
+            ds.add_take(take, phrase)
+        assert snapshot(ds) == before, message
+    with pytest.raises(ValueError, match="no phrase_id"):
+        ds.add_take(speech() * 0.8, {"text": SPEECH_TEXT, "language": "en"})
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(dataset_module.rowlog, "append", disk_full)  # the new row cannot be written
+    with pytest.raises(OSError, match="No space left"):
+        ds.add_take(speech() * 0.8, phrase)
+    monkeypatch.undo()
+    assert [c.clip_id for c in ds.clips()] == [first.clip_id] and ds.trashed() == []
+    assert snapshot(ds) == before
+
+
+def test_merge_speaker_and_language_updates_dataset_json_in_one_go(ds):
+    consent = {"given": True, "speaker": "Bob", "given_at": "2026-01-01T00:00:00+00:00"}
+    info = ds.merge_speaker_and_language("  Bob ", "fr", consent=consent)
+    assert info["speakers"] == ["Bob", "ana"] and info["languages"] == ["en", "fr"] and info["consent"] == consent
+    assert Dataset.open("my-voice").info == info  # on disk, not only returned
+    info = ds.merge_speaker_and_language("ana", "en")
+    assert info["speakers"] == ["ana", "Bob"] and info["languages"] == ["en", "fr"]  # no duplicates, order kept
+    assert info["consent"] == consent  # no new consent given: the recorded one stays
+    assert ds.merge_speaker_and_language("", "fr")["speakers"] == ["ana", "Bob"]
+    before = snapshot(ds)
+    with pytest.raises(ValueError, match="not a language code"):
+        ds.merge_speaker_and_language("Cleo", "English")
+    assert snapshot(ds) == before
+    take = ds.add_take(speech(), {"phrase_id": "p1", "text": SPEECH_TEXT})[0]
+    assert take.speaker == "ana"  # the first speaker is who new takes are credited to

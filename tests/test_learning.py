@@ -162,12 +162,13 @@ def test_evaluate_run_and_its_command_report_the_finetuned_wer(full_run):
     result = evaluate_run(full_run, "eval", device="cpu")
     assert result["n"] == 8 and result["wer"] <= 0.125 and "training clips" in result["note"]
     assert {"reference", "hypothesis", "wer", "cer", "stopped_by_eos"} <= set(result["utterances"][0])
-    proc = subprocess.run([sys.executable, "-m", "voxstudio.training.evaluate", "--run", "proof-full", "--split", "train",
-                           "--json"], capture_output=True, text=True, env=trainer_env(), timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "voxstudio.training.evaluate", "--run", "proof-full",
+                           "--split", "train", "--json"],
+                          capture_output=True, text=True, env=trainer_env(), timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout)["split"] == "train"
-    missing = subprocess.run([sys.executable, "-m", "voxstudio.training.evaluate", "--run", "nope"], capture_output=True,
-                             text=True, env=trainer_env(), timeout=300)
+    missing = subprocess.run([sys.executable, "-m", "voxstudio.training.evaluate", "--run", "nope"],
+                             capture_output=True, text=True, env=trainer_env(), timeout=300)
     assert missing.returncode == 1 and "error:" in missing.stderr
 
 

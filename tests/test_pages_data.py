@@ -14,7 +14,7 @@ from apptest_support import open_app, texts
 
 from voxstudio.data.dataset import Dataset
 from voxstudio.runs import hardware
-from voxstudio.studio import ui
+from voxstudio.studio import formatting, wizard
 
 PAGES = ["Home.py", "pages/1_Language.py", "pages/2_Record.py", "pages/3_Review.py"]
 
@@ -108,7 +108,8 @@ def test_home_shows_hub_login_and_hardware(home, tmp_path, monkeypatch):
 
 
 def test_hardware_falls_back_to_cpu_when_nvidia_smi_fails(tmp_path, monkeypatch):
-    nvidia_smi_on_path(tmp_path, monkeypatch, "echo 'NVIDIA-SMI has failed because it could not communicate' >&2\nexit 9")
+    nvidia_smi_on_path(tmp_path, monkeypatch,
+                       "echo 'NVIDIA-SMI has failed because it could not communicate' >&2\nexit 9")
     found = hardware.probe()
     assert not found.has_gpu and found.summary().startswith("CPU only")
     assert "could not communicate" in found.note
@@ -175,7 +176,9 @@ def test_a_recorded_take_lands_on_disk_as_16k_mono(populated, clips):
     assert json.loads(meta[-1])["file_name"] == f"audio/{row[0].clip_id}.wav"
 
     shown = texts(at)
-    assert "Last take" in shown and ("✓ Saved" in shown or "please check" in shown)
+    assert "Last take" in shown and "✓ Saved. The take sounds fine." in shown  # a clean, loud-enough take
+    assert "please check" not in shown and not row[0].flags
+    assert "Phrase **5** of 5" in shown  # a clean take moves on to the next unrecorded phrase
     assert at.audio_input(key="rec_take_1").value is None  # a fresh widget for the next take
 
 
@@ -318,13 +321,36 @@ def test_record_resumes_from_disk_when_the_phrase_list_changes(populated):
 
 
 def test_next_step_follows_the_data_on_disk():
-    assert ui.next_step([])[0] == 1
-    assert ui.next_step([{"name": "a", "clips": 0, "phrases": 0, "recorded_phrases": 0}])[0] == 1
-    assert ui.next_step([{"name": "a", "clips": 0, "phrases": 60, "recorded_phrases": 0}])[0] == 2
-    step, why = ui.next_step([{"name": "a", "clips": 5, "phrases": 60, "recorded_phrases": 5}])
+    assert wizard.next_step([])[0] == 1
+    assert wizard.next_step([{"name": "a", "clips": 0, "phrases": 0, "recorded_phrases": 0}])[0] == 1
+    assert wizard.next_step([{"name": "a", "clips": 0, "phrases": 60, "recorded_phrases": 0}])[0] == 2
+    step, why = wizard.next_step([{"name": "a", "clips": 5, "phrases": 60, "recorded_phrases": 5}])
     assert step == 2 and "55 phrases left" in why
-    assert ui.next_step([{"name": "a", "clips": 80, "phrases": 60, "recorded_phrases": 60}])[0] == 3
-    assert [ui.fmt_duration(s) for s in (4.25, 42, 754, 7300)] == ["4.2 s", "42 s", "12 min 34 s", "2 h 01 min"]
+    assert wizard.next_step([{"name": "a", "clips": 80, "phrases": 60, "recorded_phrases": 60}])[0] == 3
+    assert [formatting.fmt_duration(s) for s in (4.25, 42, 754, 7300)] == ["4.2 s", "42 s", "12 min 34 s", "2 h 01 min"]
     assert hardware.parse_nvidia_smi("A100-SXM4-40GB, 40960, 3\nBroken, [N/A], [N/A]\n") == (
         hardware.Gpu("A100-SXM4-40GB", 40960, 3),
     )
+
+
+def test_the_page_registry_names_every_page_file_and_only_those():
+    """Links go through wizard.STEPS, so each registered file must exist and no page may be left out of it."""
+    from conftest import ROOT
+
+    assert [s.number for s in wizard.STEPS] == list(range(1, len(wizard.STEPS) + 1))
+    for s in wizard.STEPS:
+        assert s.page == f"pages/{s.number}_{s.name}.py" and (ROOT / s.page).is_file(), s
+        assert wizard.step(s.number) is s
+    assert sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py")) == sorted(s.page for s in wizard.STEPS)
+    assert (ROOT / wizard.HOME_PAGE).is_file()
+    with pytest.raises(KeyError):
+        wizard.step(len(wizard.STEPS) + 1)
+
+
+def test_links_open_the_registered_page_with_the_current_dataset(populated):
+    at = open_app("pages/3_Review.py", dataset=populated.name)
+    links = {link.proto.label: link.proto for link in at.get("page_link")}
+    nxt = links["Next: train a model on these clips · 4 · Train →"]
+    assert nxt.page == wizard.step(4).name and nxt.page_script_hash  # Streamlit resolved the registered file
+    assert nxt.query_string == "dataset=ada-en"
+    assert "open it from the sidebar" not in texts(at)

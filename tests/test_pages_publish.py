@@ -60,6 +60,7 @@ def test_publish_with_a_bad_token_says_so_and_stops(home, hub):
     assert not [w for w in at.selectbox if w.key == "pub_run"]
 
 
+@pytest.mark.slow
 def test_publish_lists_files_pushes_and_deploys(runs_home, hub, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", HubServer.WRITE_TOKEN)  # the token comes from the environment here
     at = page("6_Publish.py")
@@ -111,6 +112,7 @@ def test_publish_lists_files_pushes_and_deploys(runs_home, hub, monkeypatch):
             assert HubServer.WRITE_TOKEN.encode() not in data and HubServer.READ_TOKEN.encode() not in data, path
 
 
+@pytest.mark.slow
 def test_publish_private_model_demo_needs_a_read_token_and_dataset_push(runs_home, hub):
     at = page("6_Publish.py")
     at.text_input(key="pub_token").input(HubServer.WRITE_TOKEN)
@@ -144,6 +146,7 @@ def test_try_on_an_empty_workspace_points_to_training(home):
     assert "No finished training run yet" in texts(at)
 
 
+@pytest.mark.slow
 def test_try_transcribes_an_uploaded_clip_with_both_models(runs_home):
     text, wav = next(iter(sorted(runs_home.train_texts.items())))
     at = page("7_Try.py")
@@ -163,6 +166,7 @@ def test_try_transcribes_an_uploaded_clip_with_both_models(runs_home):
     assert sum(1 for c in at.caption if c.value.endswith(" s") or " s · " in c.value) >= 2  # timings
 
 
+@pytest.mark.slow
 def test_try_transcribes_a_recording(runs_home):
     text, wav = sorted(runs_home.train_texts.items())[-1]
     at = page("7_Try.py")

@@ -11,7 +11,8 @@ from apptest_support import open_app, rerun, texts
 from jobs_helpers import cleanup_home, make_dataset, use_standin_trainer, wait_for
 
 from voxstudio import workspace
-from voxstudio.runs import jobs, runfolder, tracking
+from voxstudio.runs import queue, runfolder, tracking
+from voxstudio.runs import status as runstatus
 from voxstudio.training.config import new_config
 
 TIMEOUT = 120
@@ -45,13 +46,13 @@ def test_bad_settings_and_a_taken_run_name_change_nothing(standin):
     at.text_input(key="train_run_name_voice").set_value("Bad Name").run()
     assert "run name" in "\n".join(e.value for e in at.error)
     assert at.button(key="train_start").disabled
-    assert jobs.list_runs() == []
+    assert runstatus.list_runs() == []
 
-    jobs.create_run(new_config(run_name="taken", dataset="voice", base_model="tiny", max_steps=3))
+    queue.create_run(new_config(run_name="taken", dataset="voice", base_model="tiny", max_steps=3))
     at.text_input(key="train_run_name_voice").set_value("taken").run()
     at.button(key="train_start").click().run()
     assert "already exists" in "\n".join(e.value for e in at.error)
-    assert [s.run for s in jobs.list_runs()] == ["taken"]
+    assert [s.run for s in runstatus.list_runs()] == ["taken"]
 
 
 def test_start_live_panel_stop_and_resume(standin, monkeypatch):
@@ -70,7 +71,7 @@ def test_start_live_panel_stop_and_resume(standin, monkeypatch):
     at.text_input(key="train_run_name_voice").set_value("page-run-2").run()
     at.button(key="train_start").click().run()
     assert "already queued or running as run 'page-run'" in texts(at)
-    assert [s.run for s in jobs.list_runs()] == ["page-run"]
+    assert [s.run for s in runstatus.list_runs()] == ["page-run"]
 
     wait_for("page-run", "running", step_at_least=2)
     rerun(at)
@@ -100,7 +101,7 @@ def test_tiny_run_from_the_start_button_to_the_evaluate_page(home):
         done = wait_for("tiny-page", ("succeeded", "failed", "crashed"), timeout=300)
     finally:
         cleanup_home()
-    assert done.state == "succeeded", "\n".join(jobs.read_log("tiny-page", 40))
+    assert done.state == "succeeded", "\n".join(runstatus.read_log("tiny-page", 40))
     loss = tracking.series("voice", "tiny-page")["train/loss"]
     assert len(loss) >= 10 and all(v > 0 for _, v in loss)
 

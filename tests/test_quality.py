@@ -40,7 +40,10 @@ def test_a_43_second_clip_is_kept_but_flagged_too_long(difficult_clips):
     row = next(r for r in difficult_clips if r["duration_s"] > 30)
     flags = quality.check(analysis.analyze(audio.load_audio(row["path"])), row["text"], row["language"])
     assert [f.code for f in flags] == ["too_long"]
-    assert "30 s" in flags[0].message and "Split" in flags[0].suggestion
+    # long clips are trained on whole, as several 30 s windows: the flag must not say the rest is dropped
+    assert "30 s windows" in flags[0].message and "as 2 windows" in flags[0].message
+    assert "not used" not in flags[0].message and "usable as it is" in flags[0].suggestion
+    assert "Splitting it into sentences under 30 s" in flags[0].suggestion
 
 
 def test_room_tone_only_is_mostly_silence():

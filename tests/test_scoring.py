@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from voxstudio.training.scoring import cer, corpus_scores, normalize, wer, word_diff
+from voxstudio.text import normalise_for_wer as normalize
+from voxstudio.training.scoring import cer, corpus_scores, wer, word_diff
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -59,3 +60,39 @@ def test_scoring_imports_without_torch():
     code = ("import sys, voxstudio.training.scoring as s; s.wer('a', 'b'); "
             "assert not [m for m in ('torch', 'transformers') if m in sys.modules]")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ----- the one formatter of rates (pages, model card, CLI) -----
+def test_percent_points_and_delta_write_a_rate_one_way():
+    from voxstudio.training.scoring import delta, percent, points
+
+    assert [percent(r) for r in (0.0625, 0.1834, 0, 1.0)] == ["6.2%", "18.3%", "0.0%", "100.0%"]
+    assert percent(None) == "–" and percent(None, missing="n/a") == "n/a"
+    assert points(0.20, 0.15) == -5.0 and points(0.1, 0.123) == 2.3 and points(0.1, 0.1) == 0.0
+    assert points(None, 0.1) is None and points(0.1, None) is None
+    assert delta(0.20, 0.15) == "-5.0 points" and delta(0.1, 0.123) == "+2.3 points"
+    assert delta(None, 0.1) is None
+
+
+def test_cli_run_listing_and_status_write_rates_with_the_shared_formatter(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from voxstudio.cli import training as cli
+    from voxstudio.training.scoring import percent
+
+    run = SimpleNamespace(run="r1", state="succeeded", phase="", step=3, total_steps=3, progress=1.0, loss=0.5,
+                          baseline_wer=0.2, best_wer=0.0625, eta_s=None, message="", folder="/runs/r1",
+                          active=False, config={"dataset": "d", "base_model": "tiny"})
+    monkeypatch.setattr(cli.runstatus, "list_runs", lambda: [run])
+    monkeypatch.setattr(cli.runstatus, "status", lambda name: run)
+    cli.cmd_list(SimpleNamespace(json=False))
+    assert f" {percent(0.0625)} " in capsys.readouterr().out
+    cli.cmd_status(SimpleNamespace(run="r1", json=False))
+    assert f"baseline {percent(0.2)}, best {percent(0.0625)}" in capsys.readouterr().out
+    run.best_wer = None
+    cli.cmd_status(SimpleNamespace(run="r1", json=False))
+    assert "best -" in capsys.readouterr().out  # not measured yet: the CLI's plain ASCII dash
+
+    monkeypatch.setattr(cli, "percent", lambda rate, missing="–": "RATE")  # no formatter of its own
+    cli.cmd_status(SimpleNamespace(run="r1", json=False))
+    assert "baseline RATE, best RATE" in capsys.readouterr().out

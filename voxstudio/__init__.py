@@ -2,7 +2,7 @@
 
 The package is grouped into rooms (see docs/ARCHITECTURE.md): ``data``, ``training``, ``runs``, ``publish``,
 ``studio``, ``cli``, plus small shared owners at the top (``workspace``, ``atomicfile``, ``languages``,
-``text``, ``inference``). Only the training room, ``publish.export`` and ``inference`` (which ships alone
+``text``, ``models``, ``inference``). Only the training room, ``publish.export`` and ``inference`` (which ships alone
 into the demo Space) may import torch/transformers/peft/trackio/datasets at module top level.
 """
 

@@ -9,7 +9,6 @@ to the base model would make every "after" number a lie.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -20,6 +19,10 @@ import soundfile as sf
 import torch
 from transformers import AutoProcessor, VoxtralForConditionalGeneration
 
+# This file ships alone into the demo Space, so it keeps its own copies of a few rules owned elsewhere:
+# SAMPLING_RATE (voxstudio.data.audio.SAMPLE_RATE), LANG_PREFIX_RE (voxstudio.languages.PREFIX_RE),
+# prompt_language (voxstudio.languages.base_code), split_language (voxstudio.languages.split_prefix) and
+# looks_like_path (voxstudio.models.looks_like_path). tests/test_rules.py fails when they drift apart.
 SAMPLING_RATE = 16000
 DEFAULT_MAX_NEW_TOKENS = 256
 MODEL_ID_FOR_PROMPT = "voxtral"  # only a label inside the transcription request; never fetched
@@ -257,11 +260,3 @@ def load_transcriber(model: str, base_model: str | None = None, device=None,
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"could not load the processor (tokenizer) from {processor_source!r}: {exc}") from exc
     return Transcriber(net.to(dev), processor, dev, model)
-
-
-def read_adapter_base(folder: str | Path) -> str | None:
-    """The base model an adapter folder was trained on (None for a full model folder)."""
-    try:
-        return json.loads((Path(folder) / ADAPTER_CONFIG).read_text(encoding="utf-8")).get("base_model_name_or_path")
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None

@@ -49,9 +49,14 @@ def cache_dir() -> Path:
     return _sub("cache")
 
 
+def is_slug(name) -> bool:
+    """The slug rule (dataset, run and clip names): 1–64 lower-case letters, digits, ``.-_``, no ``..``."""
+    return isinstance(name, str) and SLUG_RE.match(name) is not None and ".." not in name
+
+
 def check_slug(name: str, what: str = "name") -> str:
-    """Return ``name`` if it is a safe slug (lower-case letters, digits, ``.-_``; ≤ 64 chars), else raise."""
-    if not isinstance(name, str) or not SLUG_RE.match(name) or ".." in name:
+    """Return ``name`` if it is a safe slug (:func:`is_slug`), else raise a ValueError saying what is allowed."""
+    if not is_slug(name):
         raise ValueError(
             f"{what} {name!r} is not allowed: use 1–64 lower-case letters, digits, '-', '_' or '.', "
             "starting with a letter or digit (for example 'my-voice-fr')."

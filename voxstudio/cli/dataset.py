@@ -1,4 +1,4 @@
-"""`voxstudio dataset ...`: import, stats, export and list datasets (the same functions as the studio pages).
+"""`voxstudio dataset ...`: import, take, stats, export and list datasets (the same functions as the studio pages).
 
 ``import`` prints one line per refused item on stderr and fails (exit 1) only when nothing was imported, so a
 script can import a large folder with a few bad files. ``--json`` prints exactly one JSON object on stdout.
@@ -10,6 +10,7 @@ import argparse
 import json
 import shutil
 import sys
+from pathlib import Path
 
 from voxstudio import workspace
 from voxstudio.data import exporters, importers
@@ -33,6 +34,14 @@ def register(subparsers) -> None:
     p.add_argument("--limit", type=int, help="read at most this many source items")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("take", help="save an audio file as the take of one phrase, like the Record page "
+                       "(the phrase's earlier takes go to the trash)")
+    p.add_argument("name")
+    p.add_argument("phrase_id", help="a phrase of the dataset's phrase list")
+    p.add_argument("audio", help="the audio file of the phrase read aloud")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_take)
 
     p = sub.add_parser("stats", help="clips, minutes, languages, speakers and flags of a dataset")
     p.add_argument("name")
@@ -83,6 +92,24 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         print(f"imported {len(report.imported)} clip(s) into '{args.name}', refused {len(report.refused)}")
     return 0 if report.imported else 1
+
+
+def cmd_take(args: argparse.Namespace) -> int:
+    ds = Dataset.open(args.name)
+    phrase = next((p for p in ds.phrases() if p.get("phrase_id") == args.phrase_id), None)
+    if phrase is None:
+        raise ValueError(f"Dataset '{args.name}' has no phrase '{args.phrase_id}' in its phrase list.")
+    clip, replaced = ds.add_take(Path(args.audio), phrase, name=Path(args.audio).name)
+    if args.json:
+        print(json.dumps({"dataset": args.name, "clip_id": clip.clip_id, "phrase_id": clip.phrase_id,
+                          "duration_s": clip.duration_s, "flags": clip.flag_codes, "replaced": replaced},
+                         ensure_ascii=False))
+    else:
+        print(f"saved take {clip.clip_id} of phrase {clip.phrase_id} ({clip.duration_s:.1f} s)"
+              + (f", replaced {', '.join(replaced)} (in the trash)" if replaced else ""))
+        for line in clip.flags:
+            print(f"  check: {line.get('message', '')} {line.get('suggestion', '')}".rstrip())
+    return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:

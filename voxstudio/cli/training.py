@@ -1,6 +1,6 @@
 """`voxstudio train | runs | evaluate | transcribe`: the CLI twin of the Train, Evaluate and Try pages.
 
-``train`` queues the run exactly like the Start button (same ``jobs.submit``), then, unless ``--detach``,
+``train`` queues the run exactly like the Start button (same ``queue.submit``), then, unless ``--detach``,
 streams train.log and exits with the outcome: 0 succeeded, 1 failed or crashed, 3 stopped (Ctrl-C stops
 the run gracefully). Model code (torch, transformers) is imported only by ``evaluate`` and
 ``transcribe``, so ``runs`` answers instantly.
@@ -13,10 +13,12 @@ import sys
 import time
 from pathlib import Path
 
-from voxstudio.runs import jobs
+from voxstudio import languages, models
+from voxstudio.runs import preflight, queue
+from voxstudio.runs import status as runstatus
+from voxstudio.training.scoring import percent
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "crashed": 1, "stopped": 3}
-AUTO = "auto"
 # CLI flag -> RunConfig field (None values are left to the config's defaults, incl. the tiny defaults).
 TRAIN_FIELDS = {
     "max_steps": "max_steps", "epochs": "epochs", "lr": "learning_rate", "batch_size": "batch_size",
@@ -29,7 +31,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="fine-tune a model on a dataset (queued like the Start button)")
     p.add_argument("--dataset", required=True, help="dataset name (see `voxstudio dataset list`)")
     p.add_argument("--model", default=None,
-                   help="base model: Hub id (default mistralai/Voxtral-Mini-3B-2507), local folder, or 'tiny'")
+                   help=f"base model: Hub id (default {models.DEFAULT_BASE_MODEL}), local folder, or '{models.TINY}'")
     p.add_argument("--method", choices=("lora", "full"), help="LoRA adapters or full fine-tuning")
     p.add_argument("--run", required=True, help="a new run name (lower-case slug)")
     p.add_argument("--max-steps", type=int)
@@ -56,7 +58,7 @@ def register(subparsers) -> None:
     q.set_defaults(func=cmd_status)
     q = sub.add_parser("stop", help="stop a run (it saves a checkpoint); a queued run is cancelled")
     q.add_argument("run")
-    q.add_argument("--grace", type=float, default=jobs.DEFAULT_GRACE_S,
+    q.add_argument("--grace", type=float, default=queue.DEFAULT_GRACE_S,
                    help="seconds to wait for a clean stop before killing (default %(default)s)")
     q.set_defaults(func=cmd_stop)
     q = sub.add_parser("logs", help="print the run's train.log")
@@ -81,7 +83,7 @@ def register(subparsers) -> None:
     src.add_argument("--model", help="a model folder, LoRA adapter folder, Hub id, or 'tiny'")
     p.add_argument("--base-model", help="base model of an adapter given with --model (default: its own record)")
     p.add_argument("audio", nargs="+", help="audio files")
-    p.add_argument("--language", default=AUTO, help="language code such as en or fr, or 'auto' (default)")
+    p.add_argument("--language", default=languages.AUTO, help="language code such as en or fr, or 'auto' (default)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_transcribe)
 
@@ -100,24 +102,24 @@ def build_config(args):
 def _wait_and_stream(run: str) -> int:
     """Stream the log until the run ends; Ctrl-C stops it gracefully. Returns the outcome's exit code."""
     try:
-        for line in jobs.follow_log(run):
+        for line in runstatus.follow_log(run):
             print(line, flush=True)
     except KeyboardInterrupt:
         print(f"\nStopping run {run} (it saves a checkpoint; `voxstudio runs resume {run}` continues)…",
               file=sys.stderr, flush=True)
-        jobs.stop(run)
-    st = jobs.status(run)
+        queue.stop(run)
+    st = runstatus.status(run)
     print(f"run {run}: {st.state}" + (f" — {st.message}" if st.message else ""), file=sys.stderr)
     return EXIT_CODES.get(st.state, 1)
 
 
 def cmd_train(args) -> int:
     cfg = build_config(args)
-    problems = jobs.preflight(cfg)
+    problems = preflight.preflight(cfg)
     if problems:
         raise ValueError(" ".join(problems))
-    st = jobs.submit(cfg)
-    ahead = [s.run for s in jobs.list_runs() if s.active and s.run != st.run]
+    st = queue.submit(cfg)
+    ahead = [s.run for s in runstatus.list_runs() if s.active and s.run != st.run]
     print(f"Queued run {st.run} ({st.folder})" + (f" behind {', '.join(ahead)}" if ahead else ""),
           file=sys.stderr)
     if args.detach:
@@ -130,8 +132,12 @@ def _fmt(value, pattern: str = "{:.3f}") -> str:
     return "-" if value is None else pattern.format(value)
 
 
+def _rate(value) -> str:
+    return percent(value, missing="-")
+
+
 def cmd_list(args) -> int:
-    runs = jobs.list_runs()
+    runs = runstatus.list_runs()
     if args.json:
         print(json.dumps([s.to_dict() for s in runs], indent=2, default=str))
         return 0
@@ -141,20 +147,20 @@ def cmd_list(args) -> int:
     print(f"{'RUN':24} {'STATE':10} {'STEP':>11} {'LOSS':>7} {'WER':>7} {'DATASET':16} MODEL")
     for s in runs:
         steps = f"{s.step}/{s.total_steps or '?'}"
-        print(f"{s.run:24} {s.state:10} {steps:>11} {_fmt(s.loss):>7} {_fmt(s.best_wer, '{:.1%}'):>7} "
+        print(f"{s.run:24} {s.state:10} {steps:>11} {_fmt(s.loss):>7} {_rate(s.best_wer):>7} "
               f"{s.config.get('dataset', ''):16} {s.config.get('base_model', '')}")
     return 0
 
 
 def cmd_status(args) -> int:
-    s = jobs.status(args.run)
+    s = runstatus.status(args.run)
     if args.json:
         print(json.dumps(s.to_dict(), indent=2, default=str))
         return 0
     print(f"run:      {s.run}\nstate:    {s.state}" + (f" ({s.phase})" if s.phase else ""))
     print(f"progress: step {s.step}/{s.total_steps or '?'} ({s.progress:.0%})")
-    print(f"loss:     {_fmt(s.loss)}\nWER:      baseline {_fmt(s.baseline_wer, '{:.1%}')}, "
-          f"best {_fmt(s.best_wer, '{:.1%}')}")
+    print(f"loss:     {_fmt(s.loss)}\nWER:      baseline {_rate(s.baseline_wer)}, "
+          f"best {_rate(s.best_wer)}")
     if s.eta_s and s.state == "running":
         print(f"eta:      {int(s.eta_s)} s")
     if s.message:
@@ -164,19 +170,19 @@ def cmd_status(args) -> int:
 
 
 def cmd_stop(args) -> int:
-    s = jobs.stop(args.run, grace_s=args.grace)
+    s = queue.stop(args.run, grace_s=args.grace)
     print(f"run {s.run}: {s.state}" + (f" — {s.message}" if s.message else ""))
     return 0 if not s.active else 1
 
 
 def cmd_logs(args) -> int:
-    path = jobs.status(args.run).folder / "train.log"
+    path = runstatus.status(args.run).folder / "train.log"
     size = path.stat().st_size if path.exists() else 0
-    for line in jobs.read_log(args.run, args.lines):
+    for line in runstatus.read_log(args.run, args.lines):
         print(line)
     if args.follow:
         try:
-            for line in jobs.follow_log(args.run, start=size):
+            for line in runstatus.follow_log(args.run, start=size):
                 print(line, flush=True)
         except KeyboardInterrupt:
             return 0  # leaving the log does not stop the run
@@ -184,7 +190,7 @@ def cmd_logs(args) -> int:
 
 
 def cmd_resume(args) -> int:
-    s = jobs.resume(args.run)
+    s = queue.resume(args.run)
     print(f"Run {s.run} queued to resume from its last checkpoint.", file=sys.stderr)
     if args.detach:
         return 0
@@ -195,38 +201,38 @@ def cmd_resume(args) -> int:
 def cmd_evaluate(args) -> int:
     from voxstudio.training.evaluate import evaluate_run
 
-    result = evaluate_run(jobs.status(args.run).folder, args.split)
+    result = evaluate_run(runstatus.status(args.run).folder, args.split)
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
         return 0
-    print(f"{result['run']} ({result['split']}, {result['n']} clips): WER {result['wer']:.1%}  "
-          f"CER {result['cer']:.1%}" + (f"  [{result['note']}]" if result.get("note") else ""))
+    print(f"{result['run']} ({result['split']}, {result['n']} clips): WER {_rate(result['wer'])}  "
+          f"CER {_rate(result['cer'])}" + (f"  [{result['note']}]" if result.get("note") else ""))
     for row in result["utterances"]:
-        print(f"  {row['wer']:6.1%}  {row['reference']!r} → {row['hypothesis']!r}")
+        print(f"  {_rate(row['wer']):>6}  {row['reference']!r} → {row['hypothesis']!r}")
     return 0
 
 
 def load_model(args):
     """The transcriber for ``--run`` (its fine-tuned output) or ``--model`` (folder, adapter, id, tiny)."""
     from voxstudio import inference
-    from voxstudio.studio import tryout
+    from voxstudio.runs import models as runmodels
 
     if args.run:
-        return tryout.load_finetuned(tryout.run_models(args.run))
-    model = tryout.resolve_base(args.model)
-    base = tryout.resolve_base(args.base_model) if args.base_model else None
+        return runmodels.load_finetuned(runmodels.run_models(args.run))
+    model = runmodels.resolve_base(args.model)
+    base = runmodels.resolve_base(args.base_model) if args.base_model else None
     return inference.load_transcriber(model, base_model=base)
 
 
 def cmd_transcribe(args) -> int:
     from voxstudio.data import audio
 
-    language = None if args.language == AUTO else args.language
+    language = None if args.language == languages.AUTO else languages.canonical(args.language)
     for path in args.audio:  # check every file before loading a model
         if not Path(path).is_file():
             raise FileNotFoundError(f"There is no audio file {path!r}.")
     model = args.model or ""
-    if (model.startswith(("/", ".", "~")) or model.count("/") > 1) and not Path(model).expanduser().exists():
+    if models.looks_like_path(model) and not Path(model).expanduser().exists():
         raise FileNotFoundError(f"There is no model at {model!r}.")
     try:
         transcriber = load_model(args)

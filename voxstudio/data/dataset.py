@@ -18,20 +18,21 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from voxstudio import atomicfile, workspace
+from voxstudio import languages as language_codes
+from voxstudio import text as textrule
 from voxstudio.data import analysis, audio, quality, rowlog, summary
-from voxstudio.data.summary import normalise_text
+from voxstudio.data.clip import Clip
 
 INFO = "dataset.json"
 METADATA = "metadata.jsonl"
@@ -42,57 +43,14 @@ TRASH_ROWS = "trash.jsonl"
 LOCK = ".lock"
 DEFAULT_LICENCE = "cc-by-4.0"
 MAX_TEXT_CHARS = 2000
-LANGUAGE_RE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
 EDITABLE = ("text", "language", "speaker", "phrase_id", "source")
-
-
-@dataclass(frozen=True)
-class Clip:
-    """One live clip: its metadata row (AudioFolder columns) plus ``clip_id`` (the WAV's stem).
-
-    Frozen because clips are shared between reads; change one with ``Dataset.update_clip``.
-    """
-
-    clip_id: str
-    file_name: str
-    text: str
-    language: str
-    speaker: str = ""
-    duration_s: float = 0.0
-    phrase_id: str | None = None
-    source: str = "record"
-    flags: list[dict] = field(default_factory=list)
-    created_at: float = 0.0
-    sha1: str = ""  # hash of the stored PCM: duplicate detection
-    original_name: str | None = None  # the user's file name, informative only (never used as a path)
-    stats: dict = field(default_factory=dict)  # analysis.AudioStats.to_dict()
-
-    def to_row(self) -> dict:
-        row = asdict(self)
-        row.pop("clip_id")
-        return row
-
-    @classmethod
-    def from_row(cls, row: dict) -> Clip:
-        data = {k: v for k, v in row.items() if k in _CLIP_FIELDS}
-        data["flags"] = [dict(f) for f in data.get("flags") or []]  # callers may edit their copy
-        data["stats"] = dict(data.get("stats") or {})
-        data.setdefault("clip_id", Path(str(row.get("file_name", ""))).stem)
-        return cls(**data)
-
-    @property
-    def flag_codes(self) -> list[str]:
-        return [f.get("code", "") for f in self.flags]
-
-
-_CLIP_FIELDS = frozenset(f.name for f in fields(Clip))
 
 
 def list_datasets() -> list[str]:
     """Names of the datasets under the data home, sorted."""
     root = workspace.datasets_dir()
     return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / INFO).is_file()
-                  and workspace.SLUG_RE.match(p.name))
+                  and workspace.is_slug(p.name))
 
 
 def new_clip_id() -> str:
@@ -105,19 +63,17 @@ def new_clip_id() -> str:
 def _clean_text(text) -> str:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("The transcript is empty: type exactly what is said in the clip.")
-    text = " ".join(text.split())
+    text = textrule.clean(text)
     if len(text) > MAX_TEXT_CHARS:
         raise ValueError(f"The transcript is {len(text)} characters long; keep it under {MAX_TEXT_CHARS}.")
     return text
 
 
 def _check_language(language) -> str:
-    if not isinstance(language, str) or not LANGUAGE_RE.match(language.strip()):
-        raise ValueError(f"Language {language!r} is not a language code: use e.g. 'en', 'fr' or 'pt-br'.")
-    return language.strip()
+    """The canonical spelling of a valid code (``pt_BR`` → ``pt-br``); a ValueError with a sentence otherwise."""
+    return language_codes.canonical(language)
 
 
-read_jsonl = rowlog.read_rows  # complete rows of any JSONL file (torn/corrupt lines skipped)
 
 
 def _clip_of(row: dict) -> Clip | None:
@@ -195,6 +151,24 @@ class Dataset:
             atomicfile.write_atomic(self.path / INFO, _json(info))
         return info
 
+    def merge_speaker_and_language(self, speaker: str, language: str, consent: dict | None = None) -> dict:
+        """Note in dataset.json that ``speaker`` now reads ``language`` here; one locked read-modify-write.
+
+        The speaker moves to the front of ``speakers`` (the first one is who new takes are credited to), the
+        language is appended to ``languages`` when new (existing order kept), an empty speaker changes no
+        speaker, and ``consent`` (when given) replaces the stored consent record.
+        """
+        language = _check_language(language)
+        speaker = (speaker or "").strip()
+        with self._locked():
+            info = self.info
+            info["languages"] = list(dict.fromkeys([*(info.get("languages") or []), language]))
+            info["speakers"] = list(dict.fromkeys(s for s in [speaker, *(info.get("speakers") or [])] if s))
+            if consent is not None:
+                info["consent"] = consent
+            atomicfile.write_atomic(self.path / INFO, _json(info))
+        return info
+
     # ------------------------------------------------------------------ reading
     def clips(self) -> list[Clip]:
         """Live clips in the order they were added."""
@@ -252,10 +226,10 @@ class Dataset:
                     speaker=speaker, duration_s=round(stats.duration_s, 3), phrase_id=phrase_id,
                     source=source, flags=flags, created_at=round(time.time(), 3), sha1=sha1,
                     original_name=Path(name).name.strip() or None if name else None, stats=stats.to_dict())
-        key = normalise_text(text)
+        key = textrule.key(text)
         with self._locked():
             for row in self._rows():
-                if row.get("sha1") == sha1 and normalise_text(str(row.get("text", ""))) == key:
+                if row.get("sha1") == sha1 and textrule.key(str(row.get("text", ""))) == key:
                     raise ValueError(f"'{label}' is a duplicate: the same recording with the same text is "
                                      f"already in the dataset (clip {Path(row.get('file_name', '')).stem}).")
             wav = self.audio_path(clip)
@@ -279,6 +253,29 @@ class Dataset:
         if speaker and speaker not in (info.get("speakers") or []):
             info["speakers"] = [*(info.get("speakers") or []), speaker]
         atomicfile.write_atomic(self.path / INFO, _json(info))
+
+    def add_take(self, audio_in, phrase: dict, *, speaker: str | None = None, name: str | None = None,
+                 source: str = "record") -> tuple[Clip, list[str]]:
+        """Save a new take of ``phrase`` (a row of :meth:`phrases`); it replaces the phrase's earlier takes.
+
+        Save first, replace second: when the new take is refused (unreadable, silent, a duplicate…) the error
+        propagates and the earlier takes stay live. Then every other live take of the phrase moves to the trash
+        (restorable). The language is the phrase's, else the dataset's first. Returns the new clip and the ids
+        of the takes it replaced.
+        """
+        phrase_id = phrase.get("phrase_id")
+        if not phrase_id:
+            raise ValueError("A take belongs to a phrase: this phrase has no phrase_id.")
+        language = phrase.get("language") or next(iter(self.info.get("languages") or []), None)
+        clip = self.add_clip(audio_in, phrase.get("text", ""), language=language, speaker=speaker,
+                             phrase_id=phrase_id, source=source, name=name)
+        replaced = []
+        for old in self.clips():
+            if old.phrase_id == phrase_id and old.clip_id != clip.clip_id:
+                with contextlib.suppress(KeyError):  # another tab trashed it a moment ago: nothing to do
+                    self.delete(old.clip_id)
+                    replaced.append(old.clip_id)
+        return clip, replaced
 
     def update_clip(self, clip_id: str, **changes) -> Clip:
         """Edit text/language/speaker/phrase_id/source; flags are recomputed. Atomic rewrite under the lock."""
@@ -362,14 +359,18 @@ class Dataset:
 
     # ------------------------------------------------------------------ phrases
     def set_phrases(self, phrases: Iterable) -> list[dict]:
-        """Replace the phrase list (``Phrase`` objects, or dicts with ``text`` and optional ``phrase_id``, ``language``, ``source``)."""
+        """Replace the phrase list.
+
+        Items are ``Phrase`` objects, strings, or dicts with ``text`` and optional ``phrase_id``, ``language``,
+        ``source``.
+        """
         default_lang = (self.info.get("languages") or [""])[0]
         out, seen = [], set()
         for p in phrases:
             if hasattr(p, "to_dict"):
                 p = p.to_dict()
             p = {"text": p} if isinstance(p, str) else dict(p)
-            text = " ".join(str(p.get("text", "")).split())
+            text = textrule.clean(str(p.get("text", "")))
             if not text:
                 continue
             lang = p.get("language") or default_lang

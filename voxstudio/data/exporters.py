@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from voxstudio.atomicfile import write_atomic
+from voxstudio.data.audio import SAMPLE_RATE
 from voxstudio.data.dataset import Clip, Dataset
 
 SEED_MANIFEST = "manifest.jsonl"
 AUDIOFOLDER_METADATA = "metadata.jsonl"
-SAMPLE_RATE = 16000
 
 
 def _rows(ds: Dataset, clips: list[Clip] | None = None) -> list[tuple[Clip, Path, dict]]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import random
 import threading
 
-from voxstudio.data.phrases import MAX_WORDS, MIN_WORDS, clean_text, normalise, word_count
+from voxstudio import text as textrule
+from voxstudio.data.phrases import MAX_WORDS, MIN_WORDS, word_count
 
 GRANARY_REPO = "nvidia/Granary"
 SPLIT = "asr"  # never "ast": those are translations, not what the speaker said
@@ -55,10 +56,10 @@ def _collect(repo_id: str, language: str, n: int, seed: int, cancel: threading.E
                 return []
             if index >= scan:
                 break
-            text = clean_text(str(next((row[k] for k in TEXT_FIELDS if row.get(k)), "")))
+            text = textrule.clean(str(next((row[k] for k in TEXT_FIELDS if row.get(k)), "")))
             if keep(text):
-                pool.setdefault(normalise(text), text)
-    texts = sorted(pool.values(), key=normalise)
+                pool.setdefault(textrule.key(text), text)
+    texts = sorted(pool.values(), key=textrule.key)
     if not texts:
         raise GranaryUnavailable(f"no {MIN_WORDS}–{MAX_WORDS} word sentences in its '{language}' configs")
     return random.Random(seed).sample(texts, min(n, len(texts)))

@@ -14,8 +14,8 @@ Import sources (``import_source`` detects which one it is given):
 One bad item never stops an import: it is refused with a human reason and the rest goes on. Refused: missing or
 undecodable audio, empty transcripts, paths that leave the source folder (``../``, absolute paths or symlinks
 pointing elsewhere: a manifest may only name files under its own folder), and whatever ``Dataset.add_clip``
-refuses (undecodable or silent audio, bad language codes, duplicates: same stored samples and same text). ``language`` / ``speaker`` arguments are defaults
-for items that do not name their own.
+refuses (undecodable or silent audio, bad language codes, duplicates: same stored samples and same text).
+``language`` / ``speaker`` arguments are defaults for items that do not name their own.
 
 UI-safe: ``datasets`` and ``pandas`` are imported lazily, inside the functions that need them.
 """
@@ -26,13 +26,13 @@ import csv
 import io
 import json
 import os
-import re
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from voxstudio import models
 from voxstudio.data.dataset import Clip, Dataset
 from voxstudio.data.exporters import AUDIOFOLDER_METADATA, SEED_MANIFEST
 
@@ -44,7 +44,6 @@ LANGUAGE_COLUMNS = ("language", "lang", "locale")
 SPEAKER_COLUMNS = ("speaker", "speaker_id", "client_id")
 IMPORT_SOURCE = "import"
 MAX_ZIP_BYTES = 4 << 30  # refuse zips that would unpack to more than this (zip bombs, wrong file)
-HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name; a bare word is a mistyped local path
 
 
 @dataclass
@@ -215,7 +214,7 @@ def _items_for(source: str | os.PathLike, columns: dict[str, str], split: str | 
     if path.is_dir():
         return _dir_items(path, columns, split)
     text = str(source)
-    if HUB_ID_RE.match(text) and Path(text).suffix.lower() not in (".jsonl", ".json", ".csv", *AUDIO_EXTENSIONS):
+    if models.is_hub_id(text) and Path(text).suffix.lower() not in (".jsonl", ".json", ".csv", *AUDIO_EXTENSIONS):
         return _hf_items(text, columns, split, hub=True)
     raise ValueError(f"{text} does not exist (not a file, a folder, or a Hugging Face dataset id).")
 

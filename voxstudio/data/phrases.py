@@ -17,6 +17,9 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from voxstudio import languages as language_codes
+from voxstudio import text as textrule
+
 PACKS_DIR = Path(__file__).resolve().parent / "phrase_packs"
 SOURCES = ("bundled", "granary", "custom")
 MIN_WORDS = 3  # bundled and Granary sentences: long enough to carry context...
@@ -27,37 +30,9 @@ DEFAULT_GRANARY_N = 100
 DEFAULT_TIMEOUT_S = 20.0
 CSV_TEXT_COLUMNS = ("text", "sentence", "phrase", "transcript", "transcription")
 
-# code -> (English name, native name), in display order (by English name).
-_NAMES: dict[str, tuple[str, str]] = {
-    "bg": ("Bulgarian", "български"),
-    "hr": ("Croatian", "hrvatski"),
-    "cs": ("Czech", "čeština"),
-    "da": ("Danish", "dansk"),
-    "nl": ("Dutch", "Nederlands"),
-    "en": ("English", "English"),
-    "et": ("Estonian", "eesti"),
-    "fi": ("Finnish", "suomi"),
-    "fr": ("French", "français"),
-    "de": ("German", "Deutsch"),
-    "el": ("Greek", "Ελληνικά"),
-    "hi": ("Hindi", "हिन्दी"),
-    "hu": ("Hungarian", "magyar"),
-    "it": ("Italian", "italiano"),
-    "lv": ("Latvian", "latviešu"),
-    "lt": ("Lithuanian", "lietuvių"),
-    "mt": ("Maltese", "Malti"),
-    "pl": ("Polish", "polski"),
-    "pt": ("Portuguese", "português"),
-    "ro": ("Romanian", "română"),
-    "ru": ("Russian", "русский"),
-    "sk": ("Slovak", "slovenčina"),
-    "sl": ("Slovenian", "slovenščina"),
-    "es": ("Spanish", "español"),
-    "sv": ("Swedish", "svenska"),
-    "uk": ("Ukrainian", "українська"),
-}
-LANGUAGES: dict[str, str] = {code: english for code, (english, _) in _NAMES.items()}
-NATIVE_NAMES: dict[str, str] = {code: native for code, (_, native) in _NAMES.items()}
+# Languages with a bundled phrase pack (code -> English name), in display order; names live in voxstudio.languages.
+LANGUAGES: dict[str, str] = {code: english for code, (english, _) in language_codes.NAMES.items()
+                             if (PACKS_DIR / f"{code}.txt").is_file()}
 
 # The letters each language is written with (lower case, NFC). Anything alphabetic outside this set means a
 # wrong script or a wrong diacritic (e.g. Romanian cedilla ş instead of comma-below ș, Russian ы in Ukrainian).
@@ -111,7 +86,7 @@ class Phrase:
         missing = [k for k in ("text", "language", "source") if not row.get(k)]
         if missing:
             raise ValueError(f"A phrase row is missing {', '.join(missing)}: {row!r}")
-        text = clean_text(str(row["text"]))
+        text = textrule.clean(str(row["text"]))
         pid = row.get("phrase_id") or phrase_id(text, row["language"], row["source"])
         return cls(phrase_id=str(pid), text=text, language=str(row["language"]), source=str(row["source"]))
 
@@ -141,39 +116,24 @@ class PhraseSelection:
     skipped: list[SkippedLine] = field(default_factory=list)
 
 
-def clean_text(text: str) -> str:
-    """NFC, no surrounding or repeated whitespace: the form we store and show."""
-    return " ".join(unicodedata.normalize("NFC", text).split())
-
-
-def normalise(text: str) -> str:
-    """The form used for ids and duplicate detection: case and spacing don't make a new phrase."""
-    return clean_text(text).casefold()
-
-
 def phrase_id(text: str, language: str, source: str) -> str:
-    digest = hashlib.sha1(normalise(text).encode("utf-8")).hexdigest()[:10]
+    """Stable id: case and spacing don't make a new phrase.
+
+    Frozen on purpose (recorded datasets store these ids): the digest is of the cleaned, case-folded text, with
+    punctuation kept, and must not follow later changes to :func:`voxstudio.text.key`.
+    """
+    digest = hashlib.sha1(textrule.clean(text).casefold().encode("utf-8")).hexdigest()[:10]
     return f"{language}-{source}-{digest}"
 
 
 def make_phrase(text: str, language: str, source: str) -> Phrase:
-    text = clean_text(text)
+    text = textrule.clean(text)
     return Phrase(phrase_id(text, language, source), text, language, source)
 
 
 def word_count(text: str) -> int:
     """Words that contain a letter or digit (a lone dash or quote is not a word)."""
     return sum(1 for token in text.split() if _WORD_RE.search(token))
-
-
-def language_name(code: str) -> str:
-    return LANGUAGES.get(code, code)
-
-
-def language_label(code: str) -> str:
-    """'Swedish — svenska' for menus."""
-    english, native = LANGUAGES.get(code, code), NATIVE_NAMES.get(code)
-    return f"{english} — {native}" if native and native != english else english
 
 
 def script_ok(text: str, lang: str) -> bool:
@@ -271,7 +231,7 @@ def parse_custom(data: str | bytes, language: str, filename: str | None = None) 
     result = CustomParse(phrases=[])
     first_line: dict[str, int] = {}
     for number, cell in cells:
-        line = clean_text(cell)
+        line = textrule.clean(cell)
         reason = None
         if not line:
             reason = "empty line"
@@ -282,12 +242,12 @@ def parse_custom(data: str | bytes, language: str, filename: str | None = None) 
                 f"too long ({word_count(line)} words, {len(line)} characters; keep a phrase under "
                 f"{MAX_CUSTOM_WORDS} words so it fits in one 30-second take)"
             )
-        elif normalise(line) in first_line:
-            reason = f"duplicate of line {first_line[normalise(line)]}"
+        elif textrule.key(line) in first_line:
+            reason = f"duplicate of line {first_line[textrule.key(line)]}"
         if reason:
             result.skipped.append(SkippedLine(number, line, reason))
             continue
-        first_line[normalise(line)] = number
+        first_line[textrule.key(line)] = number
         result.phrases.append(make_phrase(line, language, "custom"))
     return result
 
@@ -352,12 +312,13 @@ def load_phrases(
             language, want, seed, repo_id=repo_id or granary.GRANARY_REPO, timeout_s=timeout_s
         )
     except granary.GranaryUnavailable as err:
-        notice = f"Couldn't reach Granary ({err}); using the bundled phrases for {language_name(language)}."
+        notice = f"Couldn't reach Granary ({err}); using the bundled phrases for {language_codes.label(language)}."
         return PhraseSelection(sample(bundled_phrases(language), n, seed), notice, "bundled")
     phrases = [make_phrase(t, language, "granary") for t in texts]
     notice = None
     if len(phrases) < want:
-        notice = f"Granary had only {len(phrases)} usable {language_name(language)} sentences (asked for {want})."
+        name = language_codes.label(language)
+        notice = f"Granary had only {len(phrases)} usable {name} sentences (asked for {want})."
     return PhraseSelection(phrases, notice, "granary")
 
 

@@ -7,16 +7,18 @@ the user decides (re-record, edit the text, or keep). Only unusable audio is ref
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from dataclasses import asdict, dataclass
 
 from voxstudio.data.analysis import AudioStats
 from voxstudio.data.audio import MAX_IMPORT_S, WINDOW_S
+from voxstudio.languages import base_code
 
 THRESHOLDS: dict[str, float] = {
     # shorter than this, a clip rarely holds a whole phrase (cut-off start or end)
     "min_duration_s": 1.0,
-    # Voxtral listens to 30 s windows: longer clips are kept but flagged (training splits or truncates them)
+    # Voxtral listens in 30 s windows: longer clips are kept and trained on whole (as several windows), but flagged
     "max_duration_s": WINDOW_S,
     # longer audio is refused outright at import (audio.MAX_IMPORT_S); listed here for the docs
     "max_import_s": float(MAX_IMPORT_S),
@@ -65,7 +67,7 @@ def text_chars(text: str) -> int:
 
 
 def rate_bounds(language: str | None) -> tuple[float, float]:
-    base = (language or "").lower().split("-")[0].split("_")[0]
+    base = base_code(language) if language else ""
     return SPEAKING_RATE.get(base, SPEAKING_RATE["default"])
 
 
@@ -99,11 +101,14 @@ def check(stats: AudioStats, text: str, language: str | None = None) -> list[Fla
             "Start speaking a moment after pressing record and wait a moment before stopping, then re-record.",
         ))
     if stats.duration_s > t["max_duration_s"]:
+        window = t["max_duration_s"]
+        n = math.ceil(stats.duration_s / window)
         flags.append(Flag(
             "too_long",
-            f"The clip is {stats.duration_s:.0f} s long; the model hears at most {t['max_duration_s']:.0f} s at a "
-            "time, so the rest is not used for training as it is.",
-            f"Split it into shorter sentences (under {t['max_duration_s']:.0f} s each) with their own transcripts.",
+            f"The clip is {stats.duration_s:.0f} s long; the model listens in {window:.0f} s windows, so it is "
+            f"trained on as {n} windows with one transcript.",
+            f"It is usable as it is. Splitting it into sentences under {window:.0f} s, each with its own "
+            "transcript, uses less memory per training step and gives the model more examples to learn from.",
         ))
     flags.extend(_rate_flags(stats, text, language))
     return flags

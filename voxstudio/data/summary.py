@@ -7,19 +7,13 @@ rule (by phrase, deterministic, never the same phrase on both sides) has one def
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from voxstudio import text as textrule
+
 if TYPE_CHECKING:
     from voxstudio.data.dataset import Clip
-
-_NOT_WORD = re.compile(r"[\W_]+")
-
-
-def normalise_text(text: str) -> str:
-    """Lower case, punctuation dropped, spaces collapsed: the key for duplicates and phrase grouping."""
-    return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
 
 
 def totals(name: str, clips: Sequence[Clip]) -> dict:
@@ -45,8 +39,8 @@ def totals(name: str, clips: Sequence[Clip]) -> dict:
 
 
 def phrase_group(clip: Clip) -> str:
-    """The split's unit: the phrase id, or else the normalised text (re-takes of a phrase stay together)."""
-    return f"id:{clip.phrase_id}" if clip.phrase_id else f"text:{normalise_text(clip.text)}"
+    """The split's unit: the phrase id, or else the "same text" key (re-takes of a phrase stay together)."""
+    return f"id:{clip.phrase_id}" if clip.phrase_id else f"text:{textrule.key(clip.text)}"
 
 
 def split_clips(clips: Sequence[Clip], seed: int = 0, eval_fraction: float = 0.1) -> tuple[list[Clip], list[Clip]]:

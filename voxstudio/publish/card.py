@@ -14,18 +14,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from voxstudio import __version__
+from voxstudio import __version__, models
+from voxstudio import languages as language_codes
 from voxstudio.runs import runfolder
+from voxstudio.training.scoring import percent
 
 ARTIFACTS = ("adapter", "merged", "full")
 PIPELINE_TAG = "automatic-speech-recognition"
 DEFAULT_LICENSE = "apache-2.0"  # Voxtral Mini's licence, inherited by fine-tunes
 HUB_URL = "https://huggingface.co"
+NOT_MEASURED = "n/a"  # a rate the run did not measure
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-LANGUAGE_NAMES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "pt": "Portuguese",
-                  "it": "Italian", "nl": "Dutch", "hi": "Hindi", "zh": "Chinese", "ja": "Japanese",
-                  "ko": "Korean", "ar": "Arabic", "ru": "Russian", "pl": "Polish"}
 
 
 def _env():
@@ -50,11 +49,13 @@ def parse_front_matter(text: str) -> dict:
 
 
 def language_name(code: str) -> str:
-    return f"{LANGUAGE_NAMES[code]} (`{code}`)" if code in LANGUAGE_NAMES else f"`{code}`"
+    """'Portuguese (Brazil) (`pt-br`)' in a card's text; just '`xx`' for a code without a known name."""
+    return f"{language_codes.label(code)} (`{code}`)" if language_codes.has_name(code) else f"`{code}`"
 
 
-def percent(value) -> str:
-    return "n/a" if value is None else f"{100 * float(value):.1f} %"
+def metadata_languages(codes) -> list[str]:
+    """The front matter's ``language``: ISO 639 base codes, as the Hub expects (pt-br → pt), each once."""
+    return list(dict.fromkeys(language_codes.base_code(c) for c in codes or [] if c))
 
 
 def duration_text(minutes) -> str:
@@ -139,16 +140,12 @@ def _data_facts(cfg: dict, results: dict, evals: dict) -> dict:
         ds = None
     if ds is not None:
         facts["consent"] = ds.info.get("consent")
-        wanted = set(cfg.get("languages") or [])
-        clips = [c for c in ds.clips() if not wanted or c.language in wanted]
-        fraction = float(cfg.get("eval_fraction", 0.1))
-        train, held = ds.split(seed=int(cfg.get("seed", 0)), eval_fraction=fraction) if 0 < fraction < 1 else (
-            clips, [])
-        keep = {c.clip_id for c in clips}
-        train = [c for c in train if c.clip_id in keep]
-        held = [c for c in held if c.clip_id in keep]
-        if not train or not held:  # the trainer then measures on the training clips (see evaluate.select_clips)
-            train, held = clips, list(clips)
+        from voxstudio.training import selection  # the trainer's own rule (stdlib only)
+
+        max_eval = cfg.get("max_eval_utterances")
+        sel = selection.select(ds.clips(), cfg.get("languages") or [], float(cfg.get("eval_fraction", 0.1)),
+                               int(cfg.get("seed", 0)), int(max_eval) if max_eval is not None else None)
+        train, held = sel.train, sel.held
         facts.update(train_clips=len(train), eval_clips=len(held) or facts["eval_clips"],
                      train_minutes=round(sum(c.duration_s for c in train) / 60, 3),
                      eval_minutes=round(sum(c.duration_s for c in held) / 60, 3),
@@ -170,11 +167,11 @@ def model_card_metadata(facts: dict) -> dict:
     artifact = facts["artifact"]
     base = facts.get("base_model") or ""
     meta: dict = {}
-    if HUB_ID_RE.match(base):
+    if models.is_hub_id(base):
         meta["base_model"] = base
     meta["library_name"] = "peft" if artifact == "adapter" else "transformers"
     meta["pipeline_tag"] = PIPELINE_TAG
-    meta["language"] = list(facts.get("languages") or [])
+    meta["language"] = metadata_languages(facts.get("languages"))
     meta["license"] = facts.get("license") or DEFAULT_LICENSE
     if facts.get("dataset_repo"):
         meta["datasets"] = [facts["dataset_repo"]]
@@ -268,29 +265,29 @@ def render_model_card(run_dir: str | Path | None = None, *, facts: dict | None =
     }[artifact]
     title = facts.get("repo_id") or facts.get("run_name")
     lang_text = ", ".join(language_name(code) for code in languages) or "the dataset's languages"
+    rates = {f"{side}_{metric}": percent(scores.get(metric), NOT_MEASURED)
+             for side, scores in (("baseline", base_res), ("finetuned", tuned)) for metric in ("wer", "cer")}
     summary = (f"A speech recognizer fine-tuned from {'`' + base + '`' if base else 'Voxtral'} on "
                f"{duration_text(data['train_minutes'])} of one "
                f"person's recorded speech in {lang_text}, with voxstudio. Fine-tuned WER on "
                f"{'held-out clips' if held_out else 'its own training clips'}: "
-               f"{percent(tuned.get('wer'))} (base model: {percent(base_res.get('wer'))}).")
+               f"{rates['finetuned_wer']} (base model: {rates['baseline_wer']}).")
     if data.get("speakers", 1) != 1:
         summary = summary.replace("one person's", f"{data['speakers']} people's")
     text = _env().get_template("model_card.md.j2").render(
         front_matter=_yaml(model_card_metadata({**facts, "artifact": artifact})),
         title=title, summary=summary, artifact=artifact, artifact_text=artifact_text,
         method_text="LoRA" if method == "lora" else "full fine-tuning",
-        base_model=base, base_is_hub=bool(HUB_ID_RE.match(base)), hub_url=HUB_URL,
+        base_model=base, base_is_hub=models.is_hub_id(base), hub_url=HUB_URL,
         repo_id=facts.get("repo_id") or "your-name/your-model",
         languages=languages, languages_text=lang_text,
-        example_language=languages[0] if len(languages) == 1 else (languages[0] if languages else "en"),
+        example_language=language_codes.base_code(languages[0]) if languages else "en",
         data=data, train_duration=duration_text(data["train_minutes"]),
         eval_duration=None if data["eval_minutes"] is None else duration_text(data["eval_minutes"]),
         train_clips=plural(data["train_clips"], "clip") if data["train_clips"] is not None else "unknown clips",
         eval_clips=plural(data["eval_clips"], "clip"), utterances=plural(res.get("utterances") or 0, "utterance"),
         held_out=held_out, dataset_repo=facts.get("dataset_repo"), dataset_name=facts.get("dataset_name") or "",
-        results={"baseline_wer": percent(base_res.get("wer")), "baseline_cer": percent(base_res.get("cer")),
-                 "finetuned_wer": percent(tuned.get("wer")), "finetuned_cer": percent(tuned.get("cer")),
-                 "utterances": res.get("utterances") or 0},
+        results={**rates, "utterances": res.get("utterances") or 0},
         hyperparameters=_hyperparameters(facts), dtype=facts.get("dtype") or "the base model's dtype",
         consent=consent_sentence(facts.get("consent")), trackio_url=facts.get("trackio_url"),
         voxstudio_version=facts.get("voxstudio_version", __version__), run_name=facts.get("run_name", ""),
@@ -308,7 +305,7 @@ def render_dataset_card(info: dict, stats: dict, split_counts: dict[str, int], r
     licence = info.get("licence") or "cc-by-4.0"
     size = "n<1K" if stats.get("clips", 0) < 1000 else "1K<n<10K"
     meta = {
-        "license": licence, "language": languages, "task_categories": [PIPELINE_TAG],
+        "license": licence, "language": metadata_languages(languages), "task_categories": [PIPELINE_TAG],
         "pretty_name": f"voxstudio dataset {info.get('name', '')}".strip(), "size_categories": [size],
         "tags": ["audio", "speech", "voxstudio"],
         "configs": [{"config_name": "default",

@@ -16,11 +16,11 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
 
+from voxstudio import models
 from voxstudio.publish import card
 from voxstudio.runs import runfolder
 
@@ -35,7 +35,6 @@ PROCESSOR = ("processor_config.json", "preprocessor_config.json", "tekken.json",
 NEVER = ("optimizer*", "scheduler*", "rng_state*", "trainer_state.json", "training_args.bin", "*.pt", "*.pth",
          "*.ckpt", "*.bin", "checkpoint-*")
 DEFAULT_SHARD = "2GB"
-HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def _publishable(name: str) -> bool:
@@ -56,8 +55,7 @@ def resolve_run(run: str | Path) -> Path:
 def check_finished(run_dir: Path) -> dict:
     """The run's config, if it finished with weights to publish; else a clear ValueError."""
     state = runfolder.read_status(run_dir).get("state") or "unknown"
-    output = run_dir / runfolder.OUTPUT
-    if state != "succeeded" or not output.is_dir() or not any(output.glob("*.safetensors")):
+    if not runfolder.finished(run_dir):
         raise ValueError(f"Run {run_dir.name!r} has no finished model to export (state: {state}); "
                          "wait until it has succeeded.")
     return runfolder.read_json(run_dir / runfolder.CONFIG, {}) or {}
@@ -127,7 +125,7 @@ def _point_adapter_at_hub_base(folder: Path, base_model: str) -> None:
     """A published adapter names its Hub base model, never a local path of the machine it was trained on."""
     path = folder / "adapter_config.json"
     data = json.loads(path.read_text(encoding="utf-8"))
-    if HUB_ID_RE.match(base_model or "") and data.get("base_model_name_or_path") != base_model:
+    if models.is_hub_id(base_model) and data.get("base_model_name_or_path") != base_model:
         data["base_model_name_or_path"] = base_model
         path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 

@@ -14,7 +14,6 @@ and the rest arrive in one commit.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -22,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from voxstudio import models
+
 DEFAULT_ENDPOINT = "https://huggingface.co"
 TOKENS_URL = "https://huggingface.co/settings/tokens"
 RETRIES = 4  # attempts after the first one
 BACKOFF_S = 1.0  # first wait; doubles each time
 BACKOFF_ENV = "VOXSTUDIO_HUB_BACKOFF_S"  # tests shorten the waits
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-REPO_NAME_RE = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
 REPO_TYPES = ("model", "dataset", "space")
 
 Progress = Callable[[float, str], None]
@@ -110,7 +110,7 @@ def whoami(token: str | None) -> str:
 def check_repo_name(name: str) -> str:
     """``name`` stripped, if it is a valid ``[namespace/]repo`` Hub name; else a clear ValueError."""
     name = (name or "").strip()
-    if not REPO_NAME_RE.match(name) or ".." in name or name.endswith((".git", ".")):
+    if not models.is_repo_id(name):
         raise ValueError(
             f"Repository name {name!r} is not valid: use letters, digits, '-', '_' or '.', optionally "
             "prefixed by your user or organisation name and '/', e.g. 'my-voice-fr' or 'alice/my-voice-fr'."

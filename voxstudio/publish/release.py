@@ -9,14 +9,14 @@ leaves the machine, and a push that was cut off can be re-run from the same fold
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from voxstudio import workspace
+from voxstudio.models import SMALL_MODELS, is_hub_id
+from voxstudio.runs import models as runmodels
 from voxstudio.runs import runfolder
-from voxstudio.studio import tryout
 
 EXPORTS_DIR = "exports"
 ARTIFACTS = {
@@ -24,8 +24,6 @@ ARTIFACTS = {
     "merged": "Merged full model (adapter folded into the base weights; loads on its own)",
     "full": "Full fine-tuned model",
 }
-HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-SMALL_MODELS = ("tiny",)
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,7 @@ class Staged:
 
 def artifact_choices(run: str) -> list[str]:
     """What a run can be published as: a LoRA run as adapter or merged model; a full run as itself."""
-    models = tryout.run_models(run)
+    models = runmodels.run_models(run)
     return ["adapter", "merged"] if models.is_adapter else ["full"]
 
 
@@ -98,11 +96,6 @@ def publish(staged: Staged, token: str, *, private: bool = True, dataset: str | 
     return {"model": model, "dataset": pushed_dataset}
 
 
-def dataset_of(run: str) -> str:
-    """The dataset name a run trained on ("" when unknown)."""
-    return tryout.run_models(run).dataset
-
-
 def demo_base_model(run: str, artifact: str) -> str | None:
     """BASE_MODEL_ID for the demo: the Hub base of an adapter; None for merged/full models.
 
@@ -110,8 +103,8 @@ def demo_base_model(run: str, artifact: str) -> str | None:
     """
     if artifact != "adapter":
         return None
-    base = tryout.run_models(run).base_model
-    if not HUB_ID_RE.match(base or ""):
+    base = runmodels.run_models(run).base_model
+    if not is_hub_id(base):
         raise ValueError(f"This adapter's base model ({base!r}) is not on the Hub, so a Space could not load it. "
                          "Publish the merged model instead and deploy the demo for that.")
     return base
@@ -119,13 +112,13 @@ def demo_base_model(run: str, artifact: str) -> str | None:
 
 def suggested_hardware(run: str) -> str:
     """cpu-basic for the tiny test model; a GPU for a real Voxtral (ZeroGPU is free with PRO)."""
-    base = tryout.run_models(run).base_model
+    base = runmodels.run_models(run).base_model
     return "cpu-basic" if base in SMALL_MODELS else "zero-a10g"
 
 
 def run_summary(run: str) -> dict:
     """What the Publish page shows about a run before pushing: method, base, WER before/after."""
-    models = tryout.run_models(run)
+    models = runmodels.run_models(run)
     results = runfolder.read_json(runfolder.run_dir(run) / runfolder.EVAL_RESULTS, {}) or {}
     return {
         "base_model": models.base_model,

@@ -17,6 +17,9 @@ import re
 from importlib import metadata
 from pathlib import Path
 
+from voxstudio.languages import TRANSCRIPTION_LANGUAGES
+from voxstudio.models import is_repo_id
+
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 TEMPLATE_DIR = PACKAGE_DIR.parent / "demo_template"
 INFERENCE_SOURCE = PACKAGE_DIR / "inference.py"
@@ -33,9 +36,6 @@ HARDWARE = {
 }
 DEFAULT_HARDWARE = "cpu-basic"
 
-# Voxtral's transcription languages, offered in the demo's dropdown when the card names none.
-DEFAULT_LANGUAGES = ("en", "es", "fr", "pt", "hi", "de", "nl", "it")
-
 # Packages the copied inference module needs in the Space, pinned to what this studio runs with.
 SPACE_PACKAGES = ("torch", "transformers", "peft", "accelerate", "mistral-common", "soundfile", "soxr", "numpy")
 PACKAGE_EXTRAS = {"mistral-common": "[audio]"}
@@ -44,7 +44,6 @@ GRADIO_FALLBACK_VERSION = "6.31.0"
 
 SPACE_FILES = ("app.py", "inference.py", "README.md", "requirements.txt", "demo.json")
 SUMMARY_MAX_CHARS = 1200
-REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
 
 
 def _installed_version(package: str) -> str | None:
@@ -71,7 +70,7 @@ def space_requirements() -> list[str]:
 
 def check_repo_id(repo_id: str, what: str = "repo") -> str:
     """Return ``repo_id`` if it looks like ``name`` or ``namespace/name``, else raise a clear ValueError."""
-    if not isinstance(repo_id, str) or not REPO_ID_RE.match(repo_id.strip()) or ".." in repo_id:
+    if not isinstance(repo_id, str) or not is_repo_id(repo_id.strip()):
         raise ValueError(
             f"The {what} id {repo_id!r} is not valid: use 'name' or 'your-username/name' "
             "(letters, digits, '-', '_' or '.')."
@@ -158,7 +157,7 @@ def render_space(
     demo = {
         "title": title,
         "summary": card_summary.strip(),
-        "languages": list(languages) or list(DEFAULT_LANGUAGES),
+        "languages": list(languages) or list(TRANSCRIPTION_LANGUAGES),  # the card names none
         "model_repo": model_repo,
         "base_model": base_model,
     }

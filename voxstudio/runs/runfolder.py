@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -26,6 +27,8 @@ CHECKPOINTS = "checkpoints"
 
 STATES = ("queued", "running", "succeeded", "failed", "stopped", "crashed")
 FINAL_STATES = ("succeeded", "failed", "stopped", "crashed")
+ADAPTER_CONFIG = "adapter_config.json"
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
 
 
 def run_dir(run: str) -> Path:
@@ -62,6 +65,21 @@ def read_status(folder: Path) -> dict:
     return read_json(Path(folder) / STATUS, {}) or {}
 
 
+def has_weights(folder: Path) -> bool:
+    """Whether ``folder`` holds model or adapter weights (safetensors or bin files)."""
+    folder = Path(folder)
+    return folder.is_dir() and any(p.suffix in WEIGHT_SUFFIXES for p in folder.iterdir())
+
+
+def finished(folder: Path) -> bool:
+    """THE rule for "this run is finished": it succeeded and left loadable weights in ``output/``.
+
+    Try, Publish, export and evaluate all ask this one question, so they never disagree about a run.
+    """
+    folder = Path(folder)
+    return read_status(folder).get("state") == "succeeded" and has_weights(folder / OUTPUT)
+
+
 def tail_log(folder: Path, lines: int = 40) -> list[str]:
     """The last ``lines`` lines of train.log (reads only the end of the file)."""
     path = Path(folder) / LOG
@@ -74,3 +92,12 @@ def tail_log(folder: Path, lines: int = 40) -> list[str]:
     except FileNotFoundError:
         return []
     return data.splitlines()[-lines:]
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # colour/cursor codes Trackio and tqdm write for a terminal
+
+
+def readable_log(lines: list[str]) -> str:
+    """train.log lines as a browser should show them: no terminal escape codes, and of a progress bar redrawn
+    with carriage returns only its last state."""
+    return "\n".join(ANSI_ESCAPE.sub("", line).split("\r")[-1].rstrip() for line in lines)

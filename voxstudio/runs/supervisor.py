@@ -1,7 +1,7 @@
 """The training queue's supervisor (stdlib only): launches queued runs one at a time, oldest first.
 
 Why a separate process: the next queued run must start when the previous one ends even if no browser is
-open and the studio was restarted. ``jobs.start`` launches ``python -m voxstudio.runs.supervisor`` in its own
+open and the studio was restarted. ``queue.start`` launches ``python -m voxstudio.runs.supervisor`` in its own
 session; it holds ``runs/.supervisor.lock`` (so at most one exists per data home), starts each trainer
 detached in its own session with stdout+stderr appended to ``train.log``, waits for it, and exits when
 the queue is empty. Secrets never go on argv: HF_TOKEN reaches the trainer only through the environment.
@@ -19,7 +19,8 @@ import uuid
 from pathlib import Path
 
 from voxstudio import workspace
-from voxstudio.runs import jobs, processes, runfolder
+from voxstudio.runs import processes, runfolder
+from voxstudio.runs import status as runstatus
 
 TRAINER_CMD_ENV = "VOXSTUDIO_TRAINER_CMD"  # test hook: a stand-in trainer command (run dir is appended)
 LOCK = ".supervisor.lock"
@@ -46,9 +47,9 @@ def trainer_argv(folder: Path, resume: bool = False) -> list[str]:
     return base + [str(folder)] + (["--resume"] if resume else [])
 
 
-def launch(run: str) -> jobs.RunStatus:
+def launch(run: str) -> runstatus.RunStatus:
     """Start the trainer of a queued run now, detached in its own session; record pid + start time."""
-    folder = jobs.run_folder(run)
+    folder = runstatus.run_folder(run)
     resume = bool(runfolder.read_status(folder).get("resume"))
     launch_id = uuid.uuid4().hex
     argv = trainer_argv(folder, resume)
@@ -61,12 +62,12 @@ def launch(run: str) -> jobs.RunStatus:
         proc = processes.spawn(argv, folder / runfolder.LOG, child_env())
     except OSError as exc:
         runfolder.write_status(folder, state="failed", phase="failed", message=f"Could not start the trainer: {exc}")
-        return jobs.status(run)
+        return runstatus.status(run)
     runfolder.write_json_atomic(folder / runfolder.JOB, {
         "launch_id": launch_id, "pid": proc.pid, "proc_start": processes.start_time(proc.pid),
         "started_at": time.time(), "argv": argv, "resume": resume,
     })
-    return jobs.status(run)
+    return runstatus.status(run)
 
 
 def _lock_path() -> Path:
@@ -102,16 +103,16 @@ def ensure() -> int | None:
     return proc.pid
 
 
-def _next_queued() -> jobs.RunStatus | None:
-    queued = [s for s in jobs.list_runs() if s.state == "queued"]
+def _next_queued() -> runstatus.RunStatus | None:
+    queued = [s for s in runstatus.list_runs() if s.state == "queued"]
     return min(queued, key=lambda s: (s.queued_at, s.created_at, s.run)) if queued else None
 
 
 def _wait_while_running(run: str) -> None:
     """Wait for the run to end; if it crashed, add the exit code that only its parent can know."""
-    while jobs.status(run).state == "running":
-        time.sleep(jobs.POLL_S)
-    folder = jobs.run_folder(run)
+    while runstatus.status(run).state == "running":
+        time.sleep(runstatus.POLL_S)
+    folder = runstatus.run_folder(run)
     proc = processes.children.get((runfolder.read_json(folder / runfolder.JOB, {}) or {}).get("pid"))
     if proc is None:
         return
@@ -121,7 +122,7 @@ def _wait_while_running(run: str) -> None:
         return
     st = runfolder.read_status(folder)
     if st.get("state") == "crashed" and st.get("exit_code") is None:
-        runfolder.write_status(folder, exit_code=rc, message=jobs.crash_message(rc))
+        runfolder.write_status(folder, exit_code=rc, message=runstatus.crash_message(rc))
 
 
 def supervise() -> int:
@@ -132,7 +133,7 @@ def supervise() -> int:
     runfolder.write_json_atomic(workspace.runs_dir() / INFO,
                                 {"pid": os.getpid(), "proc_start": processes.start_time(os.getpid())})
     while True:
-        running = [s for s in jobs.list_runs() if s.state == "running"]
+        running = [s for s in runstatus.list_runs() if s.state == "running"]
         if running:  # e.g. launched by a previous supervisor that was killed: wait for it
             _wait_while_running(running[0].run)
             continue
@@ -147,7 +148,7 @@ def supervise() -> int:
         print(f"supervisor: launching {nxt.run}", flush=True)
         launch(nxt.run)
         _wait_while_running(nxt.run)
-        print(f"supervisor: {nxt.run} ended as {jobs.status(nxt.run).state}", flush=True)
+        print(f"supervisor: {nxt.run} ended as {runstatus.status(nxt.run).state}", flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,13 +11,14 @@ import dataclasses
 import json
 import math
 import os
-import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_BASE_MODEL = "mistralai/Voxtral-Mini-3B-2507"
-TINY = "tiny"
+from voxstudio import languages as language_codes
+from voxstudio import workspace
+from voxstudio.models import DEFAULT_BASE_MODEL, TINY
+
 METHODS = ("lora", "full")
 SCHEDULERS = ("cosine", "linear", "constant_with_warmup")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
@@ -25,8 +26,6 @@ ATTENTION_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP_TARGETS = ("gate_proj", "up_proj", "down_proj")
 ALL_TARGETS = ATTENTION_TARGETS + MLP_TARGETS
 PROJECTOR_TARGET = r"multi_modal_projector\.linear_[12]"
-LANG_RE = re.compile(r"^[a-z]{2,3}$")
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # Keys that must never land in a saved config, whatever a caller passes.
 SECRET_KEYS = ("token", "hf_token", "api_key", "password")
 
@@ -94,22 +93,28 @@ class RunConfig:
     max_new_tokens: int = 128
     gpus: int = 1
 
+    def __post_init__(self):
+        # One spelling per language (pt_BR, pt-BR → pt-br), as datasets store them; invalid entries are left
+        # for errors() to report.
+        if isinstance(self.languages, list):
+            self.languages = [language_codes.tidy(x) for x in self.languages]
+
     # ----- validation -----
     def errors(self) -> dict[str, str]:
         """Per-field problems, as sentences a user can act on (empty when valid)."""
         e: dict[str, str] = {}
-        if not isinstance(self.run_name, str) or not SLUG_RE.match(self.run_name) or ".." in self.run_name:
+        if not workspace.is_slug(self.run_name):
             e["run_name"] = ("run name must be 1–64 lower-case letters, digits, '-', '_' or '.', "
                              "starting with a letter or digit")
-        if not isinstance(self.dataset, str) or not SLUG_RE.match(self.dataset or ""):
+        if not workspace.is_slug(self.dataset):
             e["dataset"] = "choose a dataset (its name is a lower-case slug such as 'my-voice')"
         if not isinstance(self.base_model, str) or not self.base_model.strip():
-            e["base_model"] = f"base model must be a Hub id (e.g. {DEFAULT_BASE_MODEL}), a local folder or 'tiny'"
+            e["base_model"] = f"base model must be a Hub id (e.g. {DEFAULT_BASE_MODEL}), a local folder or '{TINY}'"
         if self.method not in METHODS:
             e["method"] = f"method must be one of {', '.join(METHODS)} (got {self.method!r})"
         if not isinstance(self.languages, list) or any(
-                not isinstance(x, str) or not LANG_RE.match(x) for x in self.languages):
-            e["languages"] = "languages must be ISO codes such as 'en' or 'fr' (empty = all)"
+                not language_codes.is_code(x) for x in self.languages):
+            e["languages"] = "languages must be language codes such as 'en', 'fr' or 'pt-br' (empty = all)"
         _num(e, "epochs", self.epochs, lo=0, lo_open=True, hi=1000)
         if not _is_int(self.max_steps) or (self.max_steps != -1 and self.max_steps < 1):
             e["max_steps"] = "max steps must be a positive whole number, or -1 to derive it from epochs"

@@ -15,48 +15,11 @@ from pathlib import Path
 from voxstudio.runs import runfolder
 from voxstudio.training import scoring
 from voxstudio.training.config import RunConfig
-from voxstudio.training.features import ClipRef
-
-MIN_CLIPS = 2
+from voxstudio.training.selection import ClipRef, select_clips
 
 
 class Interrupted(Exception):
     """Raised between utterances when the run was asked to stop."""
-
-
-def select_clips(cfg: RunConfig) -> tuple[list[ClipRef], list[ClipRef], str]:
-    """(train, eval, note) for ``cfg``: the dataset's deterministic split, filtered by language.
-
-    With ``eval_fraction == 0`` (or a single phrase) there is no held-out set and WER is measured on the
-    training clips, which then shows memorisation, not generalisation — the note says so.
-    """
-    from voxstudio.data.dataset import Dataset
-
-    ds = Dataset.open(cfg.dataset)
-    clips = [c for c in ds.clips() if not cfg.languages or c.language in cfg.languages]
-    if len(clips) < MIN_CLIPS:
-        which = f" in {', '.join(cfg.languages)}" if cfg.languages else ""
-        raise ValueError(
-            f"dataset '{cfg.dataset}' has {len(clips)} clip(s){which}; record at least {MIN_CLIPS} "
-            "(a few dozen for a useful model) before training."
-        )
-    keep = {c.clip_id for c in clips}
-    if cfg.eval_fraction > 0:
-        train, held = ds.split(seed=cfg.seed, eval_fraction=cfg.eval_fraction)
-        train = [c for c in train if c.clip_id in keep]
-        held = [c for c in held if c.clip_id in keep]
-    else:
-        train, held = clips, []
-    note = ""
-    if not held or not train:
-        train, held = clips, list(clips)
-        note = "no held-out clips: WER is measured on the training clips"
-    held = held[: cfg.max_eval_utterances]
-
-    def ref(c) -> ClipRef:
-        return ClipRef(c.clip_id, str(ds.audio_path(c)), c.text, c.language)
-
-    return [ref(c) for c in train], [ref(c) for c in held], note
 
 
 def transcribe_clips(transcriber, refs: list[ClipRef], max_new_tokens: int, should_stop=None) -> list[dict]:
@@ -114,7 +77,7 @@ def evaluate_run(run_dir: Path, split: str = "eval", device=None) -> dict:
         raise ValueError("split must be 'eval' or 'train'")
     cfg = RunConfig.load(run_dir / runfolder.CONFIG)
     output = run_dir / runfolder.OUTPUT
-    if not (output / "config.json").exists() and not (output / "adapter_config.json").exists():
+    if not runfolder.finished(run_dir):
         raise FileNotFoundError(f"run '{cfg.run_name}' has no trained model yet (no {output}); train it first")
     train, held, note = select_clips(cfg)
     refs = held if split == "eval" else train[: cfg.max_eval_utterances]
@@ -138,10 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
-        print(f"{result['run']} ({result['split']}, {result['n']} clips): WER {result['wer']:.1%}  "
-              f"CER {result['cer']:.1%}")
+        print(f"{result['run']} ({result['split']}, {result['n']} clips): WER {scoring.percent(result['wer'])}  "
+              f"CER {scoring.percent(result['cer'])}")
         for r in result["utterances"]:
-            print(f"  {r['wer']:6.1%}  {r['reference']!r} → {r['hypothesis']!r}")
+            print(f"  {scoring.percent(r['wer']):>6}  {r['reference']!r} → {r['hypothesis']!r}")
     return 0
 
 

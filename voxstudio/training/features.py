@@ -12,31 +12,23 @@ give k feature chunks and 375·k audio tokens; the feature batch therefore count
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from voxstudio import workspace
+from voxstudio.atomicfile import write_atomic
 from voxstudio.inference import build_prompt
+from voxstudio.languages import base_code
+from voxstudio.training.collator import IGNORE_INDEX
+from voxstudio.training.selection import ClipRef  # the clip identity lives with the selection (no torch)
 
 CACHE_SUBDIR = "features"
 FORMAT_VERSION = "1"  # bump when the example layout changes
-IGNORE_INDEX = -100
-
-
-@dataclass(frozen=True)
-class ClipRef:
-    """What an example depends on: the clip's identity, audio file, transcript and language."""
-
-    clip_id: str
-    path: str
-    text: str
-    language: str | None
 
 
 def processor_fingerprint(processor) -> str:
@@ -59,8 +51,11 @@ def clip_key(ref: ClipRef, fingerprint: str) -> str:
 
 
 def make_example(processor, audio: np.ndarray, text: str, language: str | None) -> dict:
-    """Prompt (as inference builds it) + transcript tokens + EOS; labels −100 over the prompt."""
-    prompt = build_prompt(processor, audio, language)
+    """Prompt (as inference builds it) + transcript tokens + EOS; labels −100 over the prompt.
+
+    The prompt takes the base language (a ``pt-br`` clip is prompted ``lang:pt``, as Voxtral knows it).
+    """
+    prompt = build_prompt(processor, audio, base_code(language) if language else None)
     prompt_ids = prompt["input_ids"][0].tolist()
     target = processor.tokenizer.encode(text.strip(), add_special_tokens=False) + [processor.tokenizer.eos_token_id]
     return {
@@ -73,16 +68,12 @@ def make_example(processor, audio: np.ndarray, text: str, language: str | None) 
 def _save(folder: Path, key: str, example: dict) -> None:
     """Write features (.npy) then ids (.json) atomically; the .json's presence marks a complete entry."""
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npy.tmp")
-    with os.fdopen(fd, "wb") as f:
-        np.save(f, example["input_features"])
-    os.replace(tmp, folder / f"{key}.npy")
+    buf = io.BytesIO()
+    np.save(buf, example["input_features"])
+    write_atomic(folder / f"{key}.npy", buf.getvalue())
     meta = {"input_ids": example["input_ids"], "labels": example["labels"],
             "n_chunks": int(example["input_features"].shape[0])}
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".json.tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(meta, f)
-    os.replace(tmp, folder / f"{key}.json")
+    write_atomic(folder / f"{key}.json", json.dumps(meta).encode("utf-8"))
 
 
 class FeatureSet(torch.utils.data.Dataset):

@@ -2,29 +2,15 @@
 
 Why a normaliser: "Lock the front door." and "lock the Front Door" are the same transcript to a user.
 We fold case, drop punctuation and squeeze whitespace, but keep diacritics ("lumière" ≠ "lumiere" is a
-real error in French) and strip the ``lang:xx`` prefix Voxtral emits when it detects the language.
+real error in French) and strip the ``lang:xx`` prefix Voxtral emits when it detects the language. The
+normaliser itself is ``voxstudio.text.normalise_for_wer`` (one family with the storage and "same text" forms).
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 
-LANG_PREFIX_RE = re.compile(r"^\s*lang:[a-z]{2,3}\s*", re.IGNORECASE)
-# Apostrophes inside a word are dropped ("what's" == "whats"); elsewhere punctuation becomes a space.
-INNER_APOSTROPHE_RE = re.compile(r"(?<=\w)['’ʼ`](?=\w)")
-SPACE_RE = re.compile(r"\s+")
-
-
-def normalize(text: str, language: str | None = None) -> str:
-    """Case-folded, punctuation-free, single-spaced text with diacritics kept (NFC)."""
-    text = unicodedata.normalize("NFC", text or "")
-    text = LANG_PREFIX_RE.sub("", text)
-    text = text.lower()
-    text = INNER_APOSTROPHE_RE.sub("", text)
-    text = "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
-    return SPACE_RE.sub(" ", text).strip()
+from voxstudio.text import normalise_for_wer
 
 
 @dataclass
@@ -56,12 +42,14 @@ def _counts(ref: str, hyp: str, chars: bool) -> Counts:
 
 
 def wer(reference: str, hypothesis: str, language: str | None = None) -> float:
-    return _counts(normalize(reference, language), normalize(hypothesis, language), chars=False).rate
+    ref, hyp = normalise_for_wer(reference, language), normalise_for_wer(hypothesis, language)
+    return _counts(ref, hyp, chars=False).rate
 
 
 def cer(reference: str, hypothesis: str, language: str | None = None) -> float:
     """Character error rate over the normalised text (single spaces count, as in jiwer)."""
-    return _counts(normalize(reference, language), normalize(hypothesis, language), chars=True).rate
+    ref, hyp = normalise_for_wer(reference, language), normalise_for_wer(hypothesis, language)
+    return _counts(ref, hyp, chars=True).rate
 
 
 def corpus_scores(references: list[str], hypotheses: list[str], languages: list | None = None) -> dict:
@@ -71,7 +59,7 @@ def corpus_scores(references: list[str], hypotheses: list[str], languages: list 
     languages = languages or [None] * len(references)
     w, c = Counts(), Counts()
     for ref, hyp, lang in zip(references, hypotheses, languages):
-        r, h = normalize(ref, lang), normalize(hyp, lang)
+        r, h = normalise_for_wer(ref, lang), normalise_for_wer(hyp, lang)
         cw, cc = _counts(r, h, chars=False), _counts(r, h, chars=True)
         w.errors += cw.errors
         w.total += cw.total
@@ -82,7 +70,7 @@ def corpus_scores(references: list[str], hypotheses: list[str], languages: list 
 
 def word_diff(reference: str, hypothesis: str, language: str | None = None) -> list[dict]:
     """Aligned words: ``[{"op": "equal|substitute|delete|insert", "ref": str|None, "hyp": str|None}]``."""
-    ref, hyp = normalize(reference, language).split(), normalize(hypothesis, language).split()
+    ref, hyp = normalise_for_wer(reference, language).split(), normalise_for_wer(hypothesis, language).split()
     if not ref or not hyp:
         return [{"op": "delete", "ref": w, "hyp": None} for w in ref] + [
             {"op": "insert", "ref": None, "hyp": w} for w in hyp]
@@ -100,3 +88,22 @@ def word_diff(reference: str, hypothesis: str, language: str | None = None) -> l
         else:
             diff += [{"op": "insert", "ref": None, "hyp": b} for b in h]
     return diff
+
+
+# ----- showing rates: the one way pages, cards and the CLI write a WER/CER -----
+def percent(rate: float | None, missing: str = "–") -> str:
+    """A rate as a percentage with one decimal: ``0.0625`` → ``"6.2%"``; ``missing`` when not measured."""
+    return missing if rate is None else f"{float(rate):.1%}"
+
+
+def points(before: float | None, after: float | None) -> float | None:
+    """How far a rate moved, in percentage points rounded to 0.1 (``0.20 → 0.15`` is ``-5.0``); None if unknown."""
+    if before is None or after is None:
+        return None
+    return round((float(after) - float(before)) * 100, 1)
+
+
+def delta(before: float | None, after: float | None) -> str | None:
+    """The move as a signed sentence part, ``"-5.0 points"`` (a metric's delta); None when either is missing."""
+    change = points(before, after)
+    return None if change is None else f"{change:+.1f} points"

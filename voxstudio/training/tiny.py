@@ -26,8 +26,9 @@ from transformers import (
 from transformers.tokenization_mistral_common import MistralCommonBackend
 
 from voxstudio import workspace
+from voxstudio.data.audio import SAMPLE_RATE
+from voxstudio.models import TINY as NAME  # the model name that means "build me in code"
 
-NAME = "tiny"
 CACHE_SUBDIR = "tiny-voxtral"
 TOKENIZER_FILE = "tekken.json"
 NUM_SPECIAL = 100
@@ -48,7 +49,7 @@ PATTERN = (
     r"\s+(?!\S)|\s+"
 )
 AUDIO_SECTION = {
-    "sampling_rate": 16000,
+    "sampling_rate": SAMPLE_RATE,
     "frame_rate": 12.5,
     "chunk_length_s": 30.0,
     "audio_encoding_config": {"num_mel_bins": 128, "hop_length": 160, "window_size": 400},

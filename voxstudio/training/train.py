@@ -1,6 +1,6 @@
 """The trainer process: ``python -m voxstudio.training.train RUN_DIR [--resume]``.
 
-Runs detached from the UI (voxstudio.runs.jobs starts it); everything it tells the world goes through the run
+Runs detached from the UI (the queue supervisor starts it); everything it tells the world goes through the run
 folder (status.json, eval_results.json, output/ …) and stdout (train.log). Steps, like transformers'
 speech-recognition example: 1 config, 2 data, 3 model, 4 baseline WER, 5 train (WER every N steps, best
 checkpoint, early stopping, SIGTERM → checkpoint + ``stopped``), 6 final WER and outputs.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import signal
@@ -22,7 +21,8 @@ from pathlib import Path
 from voxstudio import workspace
 from voxstudio.runs import runfolder
 from voxstudio.training.config import RunConfig, to_lora_config, to_training_arguments
-from voxstudio.training.evaluate import Interrupted, eval_results, select_clips, summarize, transcribe_clips
+from voxstudio.training.evaluate import Interrupted, eval_results, summarize, transcribe_clips
+from voxstudio.training.selection import select_clips
 
 # How often status.json and the progress line are written (seconds; 0 = every step, e.g. for debugging).
 STATUS_EVERY_S = float(os.environ.get("VOXSTUDIO_STATUS_EVERY_S", "2.0"))
@@ -81,7 +81,7 @@ def load_model_and_processor(cfg: RunConfig, cuda: bool, bf16: bool):
     import torch
     from transformers import AutoProcessor, VoxtralForConditionalGeneration
 
-    from voxstudio.inference import looks_like_path
+    from voxstudio.models import looks_like_path
     from voxstudio.training.tiny import resolve_model
 
     source = resolve_model(cfg.base_model)
@@ -136,124 +136,6 @@ def save_output(model, processor, folder: Path, cfg: RunConfig, base_source: str
         path.write_text(json.dumps(data, indent=2), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
-
-
-# ----- 5. training callback -----
-def make_callback(run_dir: Path, cfg: RunConfig, processor, eval_refs, baseline_rows, note, base_source):
-    import torch
-    from transformers import TrainerCallback
-
-    from voxstudio.inference import Transcriber
-
-    class RunCallback(TrainerCallback):
-        """Status, WER every N steps, best checkpoint, early stopping and graceful stop."""
-
-        def __init__(self):
-            self.t0 = None
-            self.t_last = 0.0
-            self.eval_s = 0.0
-            self.best = (summarize(baseline_rows)["wer"] if baseline_rows else math.inf)
-            self.best_step = 0
-            self.best_rows = None
-            self.last_rows = None
-            self.bad_evals = 0
-            self.trainer = None
-            self.loss = None
-            self.stopped = False
-
-        def on_train_begin(self, args, state, control, **kw):
-            self.t0, self.start_step = time.time(), state.global_step
-            best = runfolder.read_json(run_dir / "best.json", None) if state.global_step > 0 else None
-            if best and best.get("step", 0) <= state.global_step and (run_dir / runfolder.CHECKPOINTS / BEST_DIR).exists():
-                # resumed: the best checkpoint saved before the stop still counts
-                self.best, self.best_step, self.best_rows = best["wer"], best["step"], best["rows"]
-            if self.trainer is not None and baseline_rows and state.global_step == 0:
-                b = summarize(baseline_rows)
-                self.trainer.log({"eval_wer": b["wer"], "eval_cer": b["cer"]})
-            status(run_dir, state="running", phase="training", total_steps=state.max_steps, step=state.global_step,
-                   message="training")
-
-        def on_log(self, args, state, control, logs=None, **kw):
-            if logs and "loss" in logs:
-                self.loss = float(logs["loss"])
-
-        def _eta(self, state) -> float | None:
-            done = state.global_step - self.start_step
-            if done <= 0:
-                return None
-            per = (time.time() - self.t0 - self.eval_s) / done
-            return round(per * (state.max_steps - state.global_step), 1)
-
-        def evaluate(self, model, state) -> bool:
-            """WER on the eval clips (sharded over ranks); returns False when a stop interrupted it."""
-            t = time.time()
-            status(run_dir, phase="evaluating", message=f"measuring WER at step {state.global_step}")
-            was_training = model.training
-            transcriber = Transcriber(model, processor, next(model.parameters()).device, "training")
-            world = int(os.environ.get("WORLD_SIZE", "1"))
-            complete = True
-            try:
-                with torch.no_grad():  # each rank transcribes its share; every rank runs the same collectives
-                    rows = transcribe_clips(transcriber, eval_refs[rank()::world], cfg.max_new_tokens,
-                                            should_stop=lambda: Stop.requested)
-            except Interrupted:
-                rows, complete = [], False
-            model.train(was_training)
-            if world > 1:
-                shares = [None] * world
-                torch.distributed.all_gather_object(shares, (complete, rows))
-                complete = all(c for c, _ in shares)
-                order = {r.clip_id: i for i, r in enumerate(eval_refs)}
-                rows = sorted((r for _, share in shares for r in share), key=lambda r: order[r["clip_id"]])
-            self.eval_s += time.time() - t
-            if not complete or not is_main():
-                return complete
-            s = summarize(rows)
-            self.last_rows = rows
-            log(f"step {state.global_step}: WER {s['wer']:.3f} CER {s['cer']:.3f} on {s['n']} clips")
-            if self.trainer is not None:
-                self.trainer.log({"eval_wer": s["wer"], "eval_cer": s["cer"]})
-            if s["wer"] < self.best or self.best_rows is None and s["wer"] <= self.best:
-                self.best, self.best_step, self.best_rows, self.bad_evals = s["wer"], state.global_step, rows, 0
-                save_output(model, processor, run_dir / runfolder.CHECKPOINTS / BEST_DIR, cfg, base_source)
-                runfolder.write_json_atomic(run_dir / "best.json", {"step": state.global_step, **s, "rows": rows})
-            else:
-                self.bad_evals += 1
-            status(run_dir, phase="training", best_wer=self.best if self.best < math.inf else None,
-                   last_wer=s["wer"], message="training")
-            return True
-
-        def on_step_end(self, args, state, control, model=None, **kw):
-            step = state.global_step
-            stop, early = Stop.requested, False
-            if not stop and eval_refs and (step % cfg.eval_every == 0 or step == state.max_steps):
-                keep = control.should_log  # Trainer.log() clears it: every rank must still gather the loss
-                stop = not self.evaluate(model, state)
-                control.should_log = keep
-                early = bool(cfg.early_stopping_patience) and self.bad_evals >= cfg.early_stopping_patience
-            if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every rank takes the same decision
-                flags = torch.tensor([int(stop or Stop.requested), int(early)])
-                torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
-                stop, early = bool(flags[0]), bool(flags[1])
-            if stop:
-                self.stopped = True
-                control.should_save = True
-                control.should_training_stop = True
-                log(f"stop requested: saving a checkpoint at step {step}")
-                return control
-            if early:
-                log(f"early stopping: no WER improvement in {cfg.early_stopping_patience} evaluations")
-                control.should_training_stop = True
-            now = time.time()
-            if is_main() and (now - self.t_last >= STATUS_EVERY_S or step == state.max_steps):
-                self.t_last = now
-                eta = self._eta(state)
-                status(run_dir, step=step, total_steps=state.max_steps, loss=self.loss, eta_s=eta)
-                loss = f"{self.loss:.4f}" if self.loss is not None else "…"
-                log(f"step {step}/{state.max_steps} loss {loss} eta {eta or 0:.0f}s")
-            return control
-
-    return RunCallback()
 
 
 # ----- main -----
@@ -319,7 +201,13 @@ def train(run_dir: Path, resume: bool) -> int:
 
     ckpt_dir = run_dir / runfolder.CHECKPOINTS
     args = to_training_arguments(cfg, ckpt_dir, report_to="trackio", cuda=cuda, bf16_ok=bf16)
-    callback = make_callback(run_dir, cfg, processor, eval_refs, baseline_rows or [], note, base_source)
+    from voxstudio.training.callback import RunCallback
+
+    callback = RunCallback(run_dir, cfg, processor, eval_refs, baseline_rows or [],
+                           save_model=lambda m, folder: save_output(m, processor, folder, cfg, base_source),
+                           best_dir=ckpt_dir / BEST_DIR, should_stop=lambda: Stop.requested, log=log,
+                           rank=rank(), world_size=int(os.environ.get("WORLD_SIZE", "1")),
+                           status_every_s=STATUS_EVERY_S)
     trainer = Trainer(model=model, args=args, train_dataset=train_set,
                       data_collator=VoxtralCollator(pad_token_id=processor.tokenizer.pad_token_id),
                       callbacks=[callback])

@@ -1,0 +1,56 @@
+"""One clip of a dataset: its row in ``metadata.jsonl`` (AudioFolder columns) plus ``clip_id``.
+
+Kept apart from :mod:`voxstudio.data.dataset` (which stores and edits clips) so readers such as the exporters
+and the Review table see the shape of a clip without the storage rules. Stdlib only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from voxstudio.languages import tidy
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One live clip: its metadata row (AudioFolder columns) plus ``clip_id`` (the WAV's stem).
+
+    Frozen because clips are shared between reads; change one with ``Dataset.update_clip``.
+    """
+
+    clip_id: str
+    file_name: str
+    text: str
+    language: str
+    speaker: str = ""
+    duration_s: float = 0.0
+    phrase_id: str | None = None
+    source: str = "record"
+    flags: list[dict] = field(default_factory=list)
+    created_at: float = 0.0
+    sha1: str = ""  # hash of the stored PCM: duplicate detection
+    original_name: str | None = None  # the user's file name, informative only (never used as a path)
+    stats: dict = field(default_factory=dict)  # analysis.AudioStats.to_dict()
+
+    def to_row(self) -> dict:
+        row = asdict(self)
+        row.pop("clip_id")
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict) -> Clip:
+        data = {k: v for k, v in row.items() if k in _CLIP_FIELDS}
+        data["flags"] = [dict(f) for f in data.get("flags") or []]  # callers may edit their copy
+        data["stats"] = dict(data.get("stats") or {})
+        if "language" in data:  # rows written before codes had one spelling: pt_BR / pt-BR read as pt-br
+            data["language"] = tidy(data["language"])
+        data.setdefault("clip_id", Path(str(row.get("file_name", ""))).stem)
+        return cls(**data)
+
+    @property
+    def flag_codes(self) -> list[str]:
+        return [f.get("code", "") for f in self.flags]
+
+
+_CLIP_FIELDS = frozenset(f.name for f in fields(Clip))

@@ -1,0 +1,64 @@
+"""The speaker and their takes: the consent they give (Language page), which phrase to read next, the phrase
+card and the verdict on a saved take (Record page).
+
+Saving a take, and replacing the phrase's earlier takes, is the dataset's job (``Dataset.add_take``).
+Streamlit is imported here; torch never is.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from typing import Any
+
+import streamlit as st
+
+from voxstudio.studio.formatting import field_of, flag_lines
+
+CONSENT_TEXT = (
+    "I am the speaker, and I agree that my recordings are stored in this dataset and used to "
+    "fine-tune a speech recognizer."
+)
+
+
+def consent_record(speaker: str) -> dict:
+    """What ``dataset.json`` keeps about consent: who agreed, to what, and when."""
+    return {
+        "given": True,
+        "speaker": (speaker or "").strip(),
+        "statement": CONSENT_TEXT,
+        "given_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def first_unrecorded(phrases: list[Any], recorded_ids: set[str]) -> int:
+    """Index of the first phrase without a saved take; ``len(phrases)`` when all are recorded."""
+    found = next_unrecorded(phrases, recorded_ids)
+    return len(phrases) if found is None else found
+
+
+def next_unrecorded(phrases: list[Any], recorded_ids: set[str], after: int = -1) -> int | None:
+    """Index of the first phrase after ``after`` without a saved take (no wrap-around), or None."""
+    for index in range(after + 1, len(phrases)):
+        if field_of(phrases[index], "phrase_id") not in recorded_ids:
+            return index
+    return None
+
+
+def phrase_card(text: str) -> str:
+    """The phrase to read, large and centred (HTML-escaped: phrases can come from user uploads)."""
+    return (
+        '<div style="font-size:2.1rem;line-height:1.35;font-weight:600;padding:1.2rem 1rem;margin:0.5rem 0 1rem;'
+        'border-radius:0.75rem;background:rgba(128,128,128,0.08);text-align:center">'
+        f"{html.escape(text or '')}</div>"
+    )
+
+
+def show_flags(flags: Any) -> None:
+    """The quality verdict of a clip: ✓ or each flag with its suggestion."""
+    lines = flag_lines(flags)
+    if not lines:
+        st.success("✓ Saved. The take sounds fine.")
+        return
+    st.warning("Saved, but please check:\n\n" + "\n".join(f"- {line}" for line in lines)
+               + "\n\nPress **Re-record** to replace this take.")

@@ -1,0 +1,163 @@
+"""The trainer's Trainer callback: status.json, WER every N steps, best checkpoint, early stopping, graceful stop.
+
+Everything it depends on comes through the constructor (run folder, settings, processor, eval clips, baseline,
+how to save a model, the stop flag, the log, rank and world size), so it can be built and driven without the
+trainer process. Only rank 0 writes status.json, best.json and the best checkpoint; with several ranks every
+rank transcribes its share of the eval clips and all take the same stop decision.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from transformers import TrainerCallback
+
+from voxstudio.inference import Transcriber
+from voxstudio.runs import runfolder
+from voxstudio.training.config import RunConfig
+from voxstudio.training.evaluate import Interrupted, summarize, transcribe_clips
+from voxstudio.training.selection import ClipRef
+
+BEST_JSON = "best.json"
+
+
+class RunCallback(TrainerCallback):
+    """Status, WER every ``cfg.eval_every`` steps, best checkpoint, early stopping and graceful stop.
+
+    ``save_model(model, folder)`` writes a loadable model (adapter or full) into ``folder``; ``best_dir`` is
+    where the best checkpoint goes; ``should_stop()`` is the SIGTERM flag; ``log(line)`` writes train.log.
+    ``trainer`` is set after the Trainer is built (Trackio gets eval_wer/eval_cer through ``trainer.log``).
+    """
+
+    def __init__(self, run_dir: Path, cfg: RunConfig, processor, eval_refs: list[ClipRef], baseline_rows: list[dict],
+                 *, save_model: Callable, best_dir: Path, should_stop: Callable[[], bool],
+                 log: Callable[[str], None], rank: int = 0, world_size: int = 1, status_every_s: float = 2.0):
+        self.run_dir = Path(run_dir)
+        self.cfg = cfg
+        self.processor = processor
+        self.eval_refs = eval_refs
+        self.baseline_rows = baseline_rows
+        self.save_model = save_model
+        self.best_dir = Path(best_dir)
+        self.should_stop = should_stop
+        self.log = log
+        self.rank = rank
+        self.world_size = world_size
+        self.status_every_s = status_every_s
+        self.t0 = None
+        self.start_step = 0
+        self.t_last = 0.0
+        self.eval_s = 0.0
+        self.best = (summarize(baseline_rows)["wer"] if baseline_rows else math.inf)
+        self.best_step = 0
+        self.best_rows = None
+        self.last_rows = None
+        self.bad_evals = 0
+        self.trainer = None
+        self.loss = None
+        self.stopped = False
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def status(self, **fields) -> None:
+        if self.is_main:
+            runfolder.write_status(self.run_dir, **fields)
+
+    def on_train_begin(self, args, state, control, **kw):
+        self.t0, self.start_step = time.time(), state.global_step
+        best = runfolder.read_json(self.run_dir / BEST_JSON, None) if state.global_step > 0 else None
+        if best and best.get("step", 0) <= state.global_step and self.best_dir.exists():
+            # resumed: the best checkpoint saved before the stop still counts
+            self.best, self.best_step, self.best_rows = best["wer"], best["step"], best["rows"]
+        if self.trainer is not None and self.baseline_rows and state.global_step == 0:
+            b = summarize(self.baseline_rows)
+            self.trainer.log({"eval_wer": b["wer"], "eval_cer": b["cer"]})
+        self.status(state="running", phase="training", total_steps=state.max_steps, step=state.global_step,
+                    message="training")
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if logs and "loss" in logs:
+            self.loss = float(logs["loss"])
+
+    def _eta(self, state) -> float | None:
+        done = state.global_step - self.start_step
+        if done <= 0:
+            return None
+        per = (time.time() - self.t0 - self.eval_s) / done
+        return round(per * (state.max_steps - state.global_step), 1)
+
+    def evaluate(self, model, state) -> bool:
+        """WER on the eval clips (sharded over ranks); returns False when a stop interrupted it."""
+        t = time.time()
+        self.status(phase="evaluating", message=f"measuring WER at step {state.global_step}")
+        was_training = model.training
+        transcriber = Transcriber(model, self.processor, next(model.parameters()).device, "training")
+        world = self.world_size
+        complete = True
+        try:
+            with torch.no_grad():  # each rank transcribes its share; every rank runs the same collectives
+                rows = transcribe_clips(transcriber, self.eval_refs[self.rank::world], self.cfg.max_new_tokens,
+                                        should_stop=self.should_stop)
+        except Interrupted:
+            rows, complete = [], False
+        model.train(was_training)
+        if world > 1:
+            shares = [None] * world
+            torch.distributed.all_gather_object(shares, (complete, rows))
+            complete = all(c for c, _ in shares)
+            order = {r.clip_id: i for i, r in enumerate(self.eval_refs)}
+            rows = sorted((r for _, share in shares for r in share), key=lambda r: order[r["clip_id"]])
+        self.eval_s += time.time() - t
+        if not complete or not self.is_main:
+            return complete
+        s = summarize(rows)
+        self.last_rows = rows
+        self.log(f"step {state.global_step}: WER {s['wer']:.3f} CER {s['cer']:.3f} on {s['n']} clips")
+        if self.trainer is not None:
+            self.trainer.log({"eval_wer": s["wer"], "eval_cer": s["cer"]})
+        if s["wer"] < self.best or self.best_rows is None and s["wer"] <= self.best:
+            self.best, self.best_step, self.best_rows, self.bad_evals = s["wer"], state.global_step, rows, 0
+            self.save_model(model, self.best_dir)
+            runfolder.write_json_atomic(self.run_dir / BEST_JSON, {"step": state.global_step, **s, "rows": rows})
+        else:
+            self.bad_evals += 1
+        self.status(phase="training", best_wer=self.best if self.best < math.inf else None,
+                    last_wer=s["wer"], message="training")
+        return True
+
+    def on_step_end(self, args, state, control, model=None, **kw):
+        cfg = self.cfg
+        step = state.global_step
+        stop, early = self.should_stop(), False
+        if not stop and self.eval_refs and (step % cfg.eval_every == 0 or step == state.max_steps):
+            keep = control.should_log  # Trainer.log() clears it: every rank must still gather the loss
+            stop = not self.evaluate(model, state)
+            control.should_log = keep
+            early = bool(cfg.early_stopping_patience) and self.bad_evals >= cfg.early_stopping_patience
+        if self.world_size > 1:  # every rank takes the same decision
+            flags = torch.tensor([int(stop or self.should_stop()), int(early)])
+            torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
+            stop, early = bool(flags[0]), bool(flags[1])
+        if stop:
+            self.stopped = True
+            control.should_save = True
+            control.should_training_stop = True
+            self.log(f"stop requested: saving a checkpoint at step {step}")
+            return control
+        if early:
+            self.log(f"early stopping: no WER improvement in {cfg.early_stopping_patience} evaluations")
+            control.should_training_stop = True
+        now = time.time()
+        if self.is_main and (now - self.t_last >= self.status_every_s or step == state.max_steps):
+            self.t_last = now
+            eta = self._eta(state)
+            self.status(step=step, total_steps=state.max_steps, loss=self.loss, eta_s=eta)
+            loss = f"{self.loss:.4f}" if self.loss is not None else "…"
+            self.log(f"step {step}/{state.max_steps} loss {loss} eta {eta or 0:.0f}s")
+        return control
