@@ -103,7 +103,14 @@ def test_lora_trains_adapters_only_text_model_and_base_stays_bit_identical(lora_
     adapter = load_file(str(lora_run / runfolder.OUTPUT / "adapter_model.safetensors"))
     assert adapter and all("language_model" in k for k in adapter), sorted(adapter)[:5]
     assert not any("audio_tower" in k for k in adapter)
-    assert any(k.endswith("lora_B.weight") and k.count("q_proj") for k in adapter)
+    text_layers = json.loads((tiny_path() / "config.json").read_text())["text_config"]["num_hidden_layers"]
+    layers = {int(k.split("language_model.layers.")[1].split(".")[0]) for k in adapter}
+    assert layers == set(range(text_layers))  # every text layer carries adapters
+    for layer in layers:
+        for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):  # each default target, A and B
+            for ab in ("lora_A", "lora_B"):
+                assert any(f"layers.{layer}.self_attn.{proj}.{ab}.weight" in k for k in adapter), (layer, proj, ab)
+    assert not any("mlp" in k or "multi_modal_projector" in k for k in adapter)  # not targeted by default
     # lora_B starts at zero: training moved it.
     assert all(v.abs().sum() > 0 for k, v in adapter.items() if "lora_B" in k)
     transcriber = load_transcriber(str(lora_run / runfolder.OUTPUT), device="cpu")

@@ -88,4 +88,4 @@ def test_flags_serialise_for_metadata_rows():
     assert {"min_duration_s", "max_duration_s", "min_peak_dbfs", "max_clipped_ratio", "min_speech_ratio"} <= set(
         quality.THRESHOLDS
     )
-    assert quality.THRESHOLDS["max_duration_s"] == audio.WINDOW_S
+    assert quality.THRESHOLDS["max_duration_s"] == 30.0  # Voxtral's window: 375 audio tokens of 80 ms
