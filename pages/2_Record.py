@@ -121,7 +121,7 @@ with record_tab:
                 st.markdown("**Saved take of this phrase**")
                 st.audio(ds.audio_bytes(saved[-1]), format="audio/wav")
                 if last is None or last.get("index") != index:
-                    recording.show_flags(saved[-1].flags)
+                    recording.show_flags(saved[-1].flags, saved[-1].reviewed)
 
 with upload_tab:
     st.markdown("Upload audio files with their transcripts: same-name `.txt` files, or a `.csv` "

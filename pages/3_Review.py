@@ -38,7 +38,8 @@ table = load_table(ds.name, version)
 cols = st.columns(5)
 cols[0].metric("Clips", len(table))
 cols[1].metric("Audio", formatting.fmt_duration(float(table["duration_s"].sum())))
-cols[2].metric("Flagged", int(table["flagged"].sum()))
+cols[2].metric("Flagged", int(table["flagged"].sum()),
+               help=f"{int((table['left_out'] != '').sum())} of them left out of training (see the training column)")
 sides = table["split"].value_counts()
 cols[3].metric("Train / eval clips", f"{int(sides.get('train', 0))} / {int(sides.get('eval', 0))}")
 speakers = {name for name in table["speaker"] if name}  # imported clips may name no speaker
@@ -49,15 +50,21 @@ if table.empty:
     wizard.link_to_step(2, "Go to 2 · Record")
 
 # ------------------------------------------------------------------ filters
+if st.query_params.get(review.SHOW_PARAM) == review.SHOW_LEFT_OUT:  # the Train page's link to left-out clips
+    st.session_state["rev_flagged"] = st.session_state["rev_left_out"] = True
+    del st.query_params[review.SHOW_PARAM]  # once: the toggles are the user's again
 f = st.columns([1, 1, 1, 2])
 flagged_only = f[0].toggle("Flagged only", key="rev_flagged")
+left_out_only = f[0].toggle("Left out of training only", key="rev_left_out",
+                            help="Clips a run leaves out (mostly silence, too short, clipped) until re-recorded or "
+                            "marked fine")
 language = f[1].selectbox("Language", [ALL, *sorted(table["language"].unique())], key="rev_language")
 speaker = f[2].selectbox("Speaker", [ALL, *sorted(table["speaker"].unique())], key="rev_speaker")
 search = f[3].text_input("Search the text", key="rev_search", placeholder="word or phrase")
 
 view = review.filter_table(table, flagged_only=flagged_only, language=None if language == ALL else language,
-                       speaker=None if speaker == ALL else speaker, search=search)
-signature = hashlib.sha1(f"{flagged_only}|{language}|{speaker}|{search}".encode()).hexdigest()[:8]
+                       speaker=None if speaker == ALL else speaker, search=search, left_out_only=left_out_only)
+signature = hashlib.sha1(f"{flagged_only}|{left_out_only}|{language}|{speaker}|{search}".encode()).hexdigest()[:8]
 pages = max(1, -(-len(view) // PAGE_SIZE))
 st.caption(f"{len(view)} of {len(table)} clips match · {PAGE_SIZE} per page")
 
@@ -102,6 +109,24 @@ if not rows.empty:
     st.audio(ds.audio_bytes(chosen), format="audio/wav")
     if row["flags_text"]:
         st.caption("⚠️ " + row["flags_text"])
+    if row["left_out"]:
+        st.warning(f"Left out of training and evaluation ({row['training'].removeprefix('left out: ')}). "
+                   "Listen: if the take is fine after all, keep it; otherwise re-record it on the Record page.")
+        mark = st.button("Mark fine (keep for training)", key=f"rev_keep_{chosen}", icon=":material/check:")
+    elif row["kept"] and row["training"] == "kept: marked fine":
+        st.caption("✓ Marked fine: used for training and evaluation despite its flags.")
+        mark = st.button("Undo: leave it out again", key=f"rev_unkeep_{chosen}", icon=":material/undo:")
+    else:
+        mark = False
+    if mark:
+        try:
+            ds.mark_fine(chosen, fine=bool(row["left_out"]))
+        except KeyError as exc:
+            st.session_state["rev_message"] = ("error", str(exc))
+        else:
+            st.session_state["rev_message"] = ("success", "✓ Marked fine: training uses this clip." if row["left_out"]
+                                               else "✓ Undone: training leaves this clip out again.")
+        st.rerun()
 
 # ------------------------------------------------------------------ trash
 trashed = ds.trashed()

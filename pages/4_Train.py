@@ -10,9 +10,10 @@ import time
 import streamlit as st
 
 from voxstudio import languages, models, workspace
+from voxstudio.data import quality
 from voxstudio.runs import preflight, queue, runfolder, tracking
 from voxstudio.runs import status as runstatus
-from voxstudio.studio import formatting, wizard
+from voxstudio.studio import formatting, review, wizard
 from voxstudio.training import config, scoring, selection
 
 TINY_LABEL = "tiny — pipeline check, random weights"
@@ -47,12 +48,12 @@ def model_label(choice: str) -> str:
 
 
 def default_run_name(dataset: str) -> str:
-    taken = {s.run for s in runstatus.list_runs()}
-    for n in range(1, 10_000):
-        name = workspace.slugify(f"{dataset}-run-{n}")
-        if name not in taken:
-            return name
-    return workspace.slugify(f"{dataset}-{int(time.time())}")
+    return queue.free_run_name(workspace.slugify(f"{dataset}-run-1"))
+
+
+def on_model_change() -> None:
+    """A new base model brings its method's defaults: LoRA for Voxtral, full fine-tuning for the tiny model."""
+    st.session_state["train_method"] = "full" if st.session_state.get("train_model") == models.TINY else "lora"
 
 
 def chart(points: list[tuple[int, float]], label: str, scale: float = 1.0) -> None:
@@ -79,16 +80,27 @@ def live_panel(run: str, was_active: bool) -> None:
     if s.message and s.message not in (s.phase, s.state):
         (st.error if s.state in ("failed", "crashed") else st.caption)(s.message)
     final = (runstatus.results(run)["eval"] or {}) if not s.active else {}
+    claims = scoring.outcome(final) if final.get("finetuned") else None  # the trainer's record of the output
     before = (final.get("baseline") or {}).get("wer", s.baseline_wer)
     after = (final.get("finetuned") or {}).get("wer")
+    n = claims.wer_clips if claims else s.eval_clips
+    on = claims.rests_on if claims else f"{n} clip{'' if n == 1 else 's'}" if n else "the evaluation clips"
     cols = st.columns(4)
     cols[0].metric("Loss", "–" if s.loss is None else f"{s.loss:.4g}", help="training loss at the last logged step")
-    cols[1].metric("Baseline WER", scoring.percent(before), help="the base model on the held-out clips")
-    cols[2].metric("Best WER so far", scoring.percent(s.best_wer), help="the best checkpoint during training")
+    cols[1].metric("Baseline WER", scoring.percent(before), help=f"the base model on {on}")
+    if s.best_wer is not None and not (claims and claims.worse_than_base):  # "best" is never worse than the base
+        cols[2].metric("Best WER so far", scoring.percent(s.best_wer),
+                       help=f"the best checkpoint kept so far (never worse than the base model), on {on}")
+    else:
+        why_not = (f"fewer than {scoring.MIN_HELD_OUT} clips cannot choose a checkpoint: the run keeps its final "
+                   "weights" if n is not None and n < scoring.MIN_HELD_OUT else
+                   "no checkpoint has matched the base model yet")
+        cols[2].metric("Last WER", scoring.percent(s.last_wer), help=f"the latest evaluation, on {on}; {why_not}")
     change = scoring.points(before, after)
     cols[3].metric("Fine-tuned WER", scoring.percent(after), delta=scoring.delta(before, after),
                    delta_color="inverse" if change else "off",
-                   help="the kept checkpoint, measured after training")
+                   help=f"the output ({claims.selected_by or 'kept weights'}), on {on}" if claims else
+                   "the output, measured after training")
     curves = tracking.series(s.config.get("dataset", ""), run, keys=("train/loss", "eval/wer"))
     left, right = st.columns(2)
     with left:
@@ -98,7 +110,7 @@ def live_panel(run: str, was_active: bool) -> None:
         else:
             st.caption("no values yet: the first appear after a few steps")
     with right:
-        st.caption("WER on the held-out clips (lower is better)")
+        st.caption(f"WER on {on} (lower is better)")
         points = curves.get("eval/wer", [])
         every = s.config.get("eval_every")
         if len(points) >= 2:  # one point draws as a lone dot on a meaningless axis
@@ -107,14 +119,21 @@ def live_panel(run: str, was_active: bool) -> None:
             so_far = f"{scoring.percent(points[0][1])} at step {points[0][0]}; " if points else ""
             st.caption(f"{so_far}measured every {every} steps" if every else so_far or "no values yet")
     if s.state == "succeeded":
-        done = f"Done: WER {scoring.percent(before)} → {scoring.percent(after)} on the held-out clips."
-        if change is not None and change >= 0:
-            why = ("expected of the tiny test model, whose weights are random" if s.config.get("base_model") ==
-                   models.TINY else "with few clips this happens: record more, train longer or lower the "
-                   "learning rate")
+        done = f"Done: WER {scoring.percent(before)} → {scoring.percent(after)} on {on}."
+        why = ("expected of the tiny test model, whose weights are random" if s.config.get("base_model") ==
+               models.TINY else "with few clips this happens: record more, train longer or lower the "
+               "learning rate")
+        if claims and claims.worse_than_base:
+            st.warning(f"{claims.worse_sentence()} Fine-tuning made it worse ({why}). See which utterances fail:")
+        elif change is not None and change >= 0:
             st.warning(f"{done} Fine-tuning did not lower the error rate ({why}). See which utterances fail:")
         else:
             st.success(f"{done} Next, compare every utterance word by word.")
+        if claims and claims.too_few:
+            st.warning(claims.few_clips_sentence())
+        if claims and claims.selected_by:
+            st.caption(f"Output: {claims.selected_by}." + (f" {claims.bias_sentence()}" if claims.selection_bias
+                                                          else ""))
         wizard.link_to_step(5, "Go to 5 · Evaluate →")
     st.caption("Last lines of train.log")
     st.code(runfolder.readable_log(runstatus.read_log(run, LOG_LINES)) or "(empty)", language=None)
@@ -140,7 +159,7 @@ def history(shown: list) -> None:
     st.dataframe([{
         "run": s.run, "state": s.state, "dataset": s.config.get("dataset"), "model": s.config.get("base_model"),
         "method": s.config.get("method"), "steps": f"{s.step}/{s.total_steps or '?'}",
-        "baseline WER": s.baseline_wer, "best WER": s.best_wer,
+        "baseline WER": s.baseline_wer, "best WER": s.best_wer, "WER clips": s.eval_clips,
         "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created_at)) if s.created_at else "",
     } for s in shown], hide_index=True, column_config={
         "baseline WER": st.column_config.NumberColumn(format="percent"),
@@ -151,8 +170,9 @@ def history(shown: list) -> None:
             final = runstatus.results(s.run)
             ev = final["eval"] or {}
             if ev.get("baseline") or ev.get("finetuned"):
-                st.markdown(f"WER {scoring.percent((ev.get('baseline') or {}).get('wer'))} → "
-                            f"{scoring.percent((ev.get('finetuned') or {}).get('wer'))}")
+                claims = scoring.outcome(ev)
+                st.markdown(f"WER {scoring.percent(claims.baseline)} → {scoring.percent(claims.finetuned)} on "
+                            f"{claims.rests_on}" + (" (worse than the base model)" if claims.worse_than_base else ""))
             if final["train"]:
                 st.json(final["train"], expanded=False)
             st.caption("Frozen settings (config.json)")
@@ -193,13 +213,22 @@ if ds is not None:
     c[2].metric("Languages", (", ".join(lang_names) if len(langs) <= 2 else len(langs)) if langs else "–",
                 help=", ".join(lang_names) or None)
     c[3].metric("Hardware", "GPU" if gpu_gb else "CPU", help=hw_line)
-    if stats["clips"] < selection.MIN_CLIPS:
-        st.warning(f"Record at least {selection.MIN_CLIPS} clips (a few dozen for a useful model) before training.")
+    usable, left_out = selection.clean_takes(ds.clips())  # clean takes only: what a run trains and scores on
+    if left_out:
+        counts = selection.left_out_counts(left_out)
+        st.warning(f"**{len(left_out)} of {stats['clips']} clips are left out** of training and evaluation; "
+                   f"{len(usable)} are used. Re-record them, or listen and mark them fine on the Review page:\n\n"
+                   + "\n".join(f"- {n} × {quality.UNUSABLE[code]}" for code, n in counts.items()))
+        wizard.link_to_step(3, f"See the {len(left_out)} left-out clips on 3 · Review →",
+                            query={review.SHOW_PARAM: review.SHOW_LEFT_OUT})
+    if len(usable) < selection.MIN_CLIPS:
+        st.warning(f"Record at least {selection.MIN_CLIPS} usable clips (a few dozen for a useful model) before "
+                   "training.")
 
     st.subheader("Model and method")
     m1, m2 = st.columns([2, 1])
     choice = m1.selectbox("Base model", MODEL_CHOICES, format_func=model_label, key="train_model",
-                          index=0 if gpu_gb else 1)
+                          index=0 if gpu_gb else 1, on_change=on_model_change)
     base_model = choice
     if choice == CUSTOM:
         base_model = m1.text_input("Model folder or Hub id", key="train_model_path",
@@ -220,19 +249,19 @@ if ds is not None:
                           help="Sized to your data: more minutes of audio → more steps")
     fields: dict = {"method": method}
     if preset in config.PRESETS:
-        fields.update(config.preset(preset, stats["minutes"], stats["clips"]))
+        fields.update(config.preset(preset, stats["minutes"], stats["clips"], method))
     base_cfg = None
     try:
         base_cfg = config.new_config(run_name="draft", dataset=ds.name, base_model=base_model or "?", **fields)
     except ValueError:
         base_cfg = config.RunConfig(dataset=ds.name)
-    n_train = max(1, round(stats["clips"] * (1 - base_cfg.eval_fraction)))
+    n_train = max(1, round(len(usable) * (1 - base_cfg.eval_fraction)))
     with st.expander("Advanced settings", expanded=preset == "custom"):
         a = st.columns(4)
         fields["max_steps"] = int(a[0].number_input("Max steps", 1, 100_000, config.total_steps(base_cfg, n_train),
                                                     key=f"train_steps_{preset}_{choice}"))
         fields["learning_rate"] = float(a[1].number_input("Learning rate", 1e-7, 1.0, base_cfg.learning_rate,
-                                                          format="%.6f", key=f"train_lr_{preset}_{choice}"))
+                                                          format="%.6f", key=f"train_lr_{preset}_{choice}_{method}"))
         fields["batch_size"] = int(a[2].number_input("Batch size", 1, 1024, base_cfg.batch_size,
                                                      key=f"train_bs_{preset}_{choice}"))
         fields["grad_accum"] = int(a[3].number_input("Gradient accumulation", 1, 1024, base_cfg.grad_accum,
@@ -251,7 +280,13 @@ if ds is not None:
             fields["languages"] = st.multiselect("Train on these languages (empty: all)", langs,
                                                  format_func=languages.label, key="train_languages")
 
-    run_name = st.text_input("Run name", value=default_run_name(ds.name), key=f"train_run_name_{ds.name}")
+    name_key, bumped = f"train_run_name_{ds.name}", None
+    typed = st.session_state.get(name_key)
+    if typed and workspace.is_slug(typed) and queue.free_run_name(typed) != typed:
+        bumped, st.session_state[name_key] = typed, queue.free_run_name(typed)  # that name is taken: bump it
+    run_name = st.text_input("Run name", value=default_run_name(ds.name), key=name_key)
+    if bumped:
+        st.caption(f"A run named '{bumped}' already exists, so this one will be '{run_name}'.")
     cfg, error = None, ""
     try:
         cfg = config.new_config(run_name=run_name.strip(), dataset=ds.name, base_model=base_model, **fields)

@@ -75,6 +75,14 @@ cols[2].metric("Baseline CER", scoring.percent(base.get("cer")))
 cols[3].metric("Fine-tuned CER", scoring.percent(tuned.get("cer")))
 if results.get("note"):
     st.caption(f"Note: {results['note']}.")
+claims = scoring.outcome(results)  # the trainer's record: what the WER rests on, how the output was chosen
+st.caption(f"These rates rest on {claims.rests_on}."
+           + (f" Output: {claims.selected_by}." if claims.selected_by else "")
+           + (f" {claims.bias_sentence()}" if claims.selection_bias else ""))
+if claims.worse_than_base:
+    st.warning(f"{claims.worse_sentence()} Fine-tuning did not help: do not publish this model as an improvement.")
+if claims.too_few:
+    st.warning(claims.few_clips_sentence())
 
 utterances = results.get("utterances") or []
 st.subheader(f"Per utterance ({len(utterances)})")

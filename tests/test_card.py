@@ -35,12 +35,17 @@ FACTS = {
     "data": {"train_minutes": 21.4, "train_clips": 312, "eval_clips": 35, "eval_minutes": 2.3, "speakers": 1},
     "config": LORA_CONFIG,
     "results": {"baseline": {"wer": 0.1834, "cer": 0.0712}, "finetuned": {"wer": 0.0621, "cer": 0.0233},
-                "utterances": 35},
+                "utterances": 35, "wer_clips": 35, "selected_by": "best held-out WER", "worse_than_base": False,
+                "selection_bias": True, "best_step": 200},
     "consent": {"given": True, "speaker": "Alice", "given_at": "2026-11-20T10:00:00+00:00",
                 "statement": "I am the speaker, and I agree that my recordings are stored in this dataset and "
                              "used to fine-tune a speech recognizer."},
     "trackio_url": None, "voxstudio_version": "0.1.0",
 }
+PUBLISH_CONSENT = {"given": True, "speaker": "Alice", "visibility": "public", "given_at": "2026-11-21T09:00:00+00:00",
+                   "statement": "I am Alice, the speaker of the recordings in dataset 'my-voice', and I agree that "
+                                "these recordings and their transcripts are published in a public repository on "
+                                "the Hugging Face Hub, where anyone can download and listen to them."}
 FULL_FACTS = {**FACTS, "method": "full", "artifact": "full", "repo_id": "alice/fr-voice-full",
               "config": {**LORA_CONFIG, "method": "full"}, "dataset_repo": "alice/my-voice-data",
               "trackio_url": "https://huggingface.co/spaces/alice/trackio"}
@@ -61,15 +66,31 @@ def test_model_card_matches_golden(artifact, facts):
 
 def test_dataset_card_matches_golden():
     info = {"name": "my-voice", "languages": ["fr"], "speakers": ["Alice"], "licence": "cc-by-4.0",
-            "consent": FACTS["consent"]}
+            "consent": FACTS["consent"], "publish_consent": PUBLISH_CONSENT}
     stats = {"clips": 347, "minutes": 23.7, "languages": {"fr": {"clips": 347, "minutes": 23.7}},
              "speakers": {"Alice": {"clips": 347, "minutes": 23.7}}}
-    text = card.render_dataset_card(info, stats, {"train": 312, "test": 35}, "alice/my-voice-data")
+    text = card.render_dataset_card(info, stats, {"train": 312, "test": 35}, "alice/my-voice-data",
+                                    licence="cc-by-sa-4.0")
     check_golden("dataset_card.md", text)
     meta = card.parse_front_matter(text)
-    assert meta["license"] == "cc-by-4.0" and meta["language"] == ["fr"]
+    assert meta["license"] == "cc-by-sa-4.0" and meta["language"] == ["fr"]  # the chosen one, not dataset.json's
     assert meta["task_categories"] == ["automatic-speech-recognition"]
     assert "Alice gave consent on 2026-11-20" in text and "23.7 minutes" in text
+    assert f"Alice agreed on 2026-11-21 to publish these recordings: “{PUBLISH_CONSENT['statement']}”" in text
+    assert "shared under `cc-by-sa-4.0`" in text
+
+
+def test_cards_state_no_licence_rather_than_a_default():
+    """Without a chosen licence a card has no ``license`` metadata and says none was chosen (no silent default)."""
+    info = {"name": "my-voice", "languages": ["fr"], "speakers": ["Alice"], "licence": "cc-by-4.0"}
+    stats = {"clips": 3, "minutes": 0.2, "languages": {"fr": {"clips": 3, "minutes": 0.2}}, "speakers": {}}
+    for text in (card.render_dataset_card(info, stats, {"train": 3}),
+                 card.render_model_card(facts={**FACTS, "license": None}, artifact="adapter")):
+        assert "license" not in card.parse_front_matter(text)
+        assert "No licence was chosen" in text
+        assert "No consent to publish" not in text
+    model = card.render_model_card(facts={**FACTS, "license": "mit"}, artifact="merged")
+    assert card.parse_front_matter(model)["license"] == "mit" and "This model is shared under `mit`." in model
 
 
 def test_metadata_is_what_the_hub_reads():
@@ -125,10 +146,11 @@ def test_hub_validate_yaml_accepts_the_cards(hub_server):  # noqa: F811
 
 def test_no_held_out_set_is_said_plainly():
     """When the trainer had to measure WER on its training clips, the card never calls them held-out."""
-    facts = {**FULL_FACTS, "results": {**FULL_FACTS["results"], "held_out": False}}
+    facts = {**FULL_FACTS, "results": {**FULL_FACTS["results"], "held_out": False,
+                                       "selected_by": "best WER on the training clips (no held-out set)"}}
     text = card.render_model_card(facts=facts)
     assert "held-out clips" not in text and "no held-out set" in text
-    assert "Fine-tuned WER on its own training clips: 6.2%" in text
+    assert "Fine-tuned WER on its own 35 training clips: 6.2%" in text
     split = card.parse_front_matter(text)["model-index"][0]["results"][0]["dataset"]["split"]
     assert split == "train"
 

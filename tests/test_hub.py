@@ -155,7 +155,13 @@ def test_push_dataset_with_audio_column_and_card(hub_env, home, clips, tmp_path)
                                  "given_at": "2026-11-20T10:00:00+00:00"})
     for row in [r for r in clips if r["language"] == "fr"]:
         ds.add_clip(row["path"], row["text"], language="fr")
-    result = hub.push_dataset("my-voice", "my-voice-data", WRITE)
+    with pytest.raises(ValueError, match="licence"):  # nothing is chosen for the user ...
+        hub.push_dataset("my-voice", "my-voice-data", WRITE)
+    with pytest.raises(ValueError, match="no consent to publish"):  # ... and recording consent is not enough
+        hub.push_dataset("my-voice", "my-voice-data", WRITE, licence="cc-by-4.0")
+    assert not hub_env.repos
+    ds.consent_to_publish("Alice", public=False)
+    result = hub.push_dataset("my-voice", "my-voice-data", WRITE, licence="cc-by-4.0")
     assert result.repo_type == "dataset" and result.private is True
     pushed = hub_env.files("alice/my-voice-data", "dataset")
     assert set(pushed) == {"README.md", "data/train-00000-of-00001.parquet", "data/test-00000-of-00001.parquet"}

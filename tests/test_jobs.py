@@ -13,7 +13,7 @@ import subprocess
 import time
 
 import pytest
-from jobs_helpers import cleanup_home, pid_alive, raw_state, use_standin_trainer, wait_for, wait_raw
+from jobs_helpers import cleanup_home, make_dataset, pid_alive, raw_state, use_standin_trainer, wait_for, wait_raw
 
 from voxstudio import workspace
 from voxstudio.runs import processes, queue, runfolder, supervisor
@@ -26,6 +26,7 @@ TOKEN = "hf_" + "Zq7" * 12
 @pytest.fixture
 def standin(home, monkeypatch):
     use_standin_trainer(monkeypatch, step_s=0.02)
+    make_dataset("my-voice", 2)  # a run's clips are frozen when it is created: its dataset must have some
     yield home
     cleanup_home()
 

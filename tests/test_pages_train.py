@@ -10,9 +10,10 @@ import pytest
 from apptest_support import open_app, rerun, texts
 from jobs_helpers import cleanup_home, make_dataset, use_standin_trainer, wait_for
 
-from voxstudio import workspace
+from voxstudio import models, workspace
 from voxstudio.runs import queue, runfolder, tracking
 from voxstudio.runs import status as runstatus
+from voxstudio.training import config
 from voxstudio.training.config import new_config
 
 TIMEOUT = 120
@@ -50,9 +51,34 @@ def test_bad_settings_and_a_taken_run_name_change_nothing(standin):
 
     queue.create_run(new_config(run_name="taken", dataset="voice", base_model="tiny", max_steps=3))
     at.text_input(key="train_run_name_voice").set_value("taken").run()
-    at.button(key="train_start").click().run()
-    assert "already exists" in "\n".join(e.value for e in at.error)
+    # a used name is bumped, and the page says so: the old run's folder is never touched
+    assert at.text_input(key="train_run_name_voice").value == "taken-2"
+    assert "A run named 'taken' already exists, so this one will be 'taken-2'." in texts(at)
     assert [s.run for s in runstatus.list_runs()] == ["taken"]
+
+
+def test_the_default_run_name_skips_used_names(standin):
+    make_dataset("voice", 3)
+    queue.create_run(new_config(run_name="voice-run-1", dataset="voice", base_model="tiny", max_steps=3))
+    at = app(TRAIN, "voice")
+    assert at.text_input(key="train_run_name_voice").value == "voice-run-2"
+
+
+def test_switching_the_base_model_brings_its_method_and_learning_rate(standin):
+    make_dataset("voice", 3)
+    at = app(TRAIN, "voice")
+    at.selectbox(key="train_model").set_value("tiny").run()
+    assert at.radio(key="train_method").value == "full"
+    at.selectbox(key="train_model").set_value(models.DEFAULT_BASE_MODEL).run()
+    assert at.radio(key="train_method").value == "lora"
+    preset = at.radio(key="train_preset").value
+    lr = next(n for n in at.number_input if n.key.startswith("train_lr_"))
+    assert lr.value == pytest.approx(config.PRESETS[preset]["learning_rate"])  # LoRA's rate, not the tiny one
+    at.radio(key="train_method").set_value("full").run()
+    lr = next(n for n in at.number_input if n.key.startswith("train_lr_"))
+    assert lr.value == pytest.approx(config.PRESETS[preset]["learning_rate"] * config.FULL_LR_FACTOR)
+    at.selectbox(key="train_model").set_value("tiny").run()
+    assert at.radio(key="train_method").value == "full"
 
 
 def test_start_live_panel_stop_and_resume(standin, monkeypatch):

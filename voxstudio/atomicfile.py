@@ -31,3 +31,12 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Make a folder's entries (files created, renamed or removed in it) durable across a power loss."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,4 +1,5 @@
-"""`voxstudio dataset ...`: import, take, stats, export and list datasets (the same functions as the studio pages).
+"""`voxstudio dataset ...`: import, take, stats, export, consent and list datasets (the same functions as the studio
+pages; ``consent`` records the speaker's consent to publish the recordings, like the Publish page's box).
 
 ``import`` prints one line per refused item on stderr and fails (exit 1) only when nothing was imported, so a
 script can import a large folder with a few bad files. ``--json`` prints exactly one JSON object on stdout.
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 
 from voxstudio import workspace
-from voxstudio.data import exporters, importers
+from voxstudio.data import consent, exporters, importers
 from voxstudio.data.dataset import Dataset, list_datasets
 
 EXPORTERS = {"jsonl": exporters.export_jsonl, "audiofolder": exporters.export_audiofolder}
@@ -54,6 +55,16 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="a new or empty folder")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("consent", help="record the speaker's consent to PUBLISH the recordings on the Hub "
+                       "(needed by `publish --with-dataset` and `push-dataset`)")
+    p.add_argument("name")
+    p.add_argument("--speaker", help="the speaker giving the consent (the person whose voice it is)")
+    p.add_argument("--public", action="store_true",
+                   help="consent to a public repository (default: a private one only)")
+    p.add_argument("--withdraw", action="store_true", help="withdraw the consent to publish instead")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_consent)
 
     p = sub.add_parser("list", help="datasets in the data home")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -134,6 +145,24 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(json.dumps({"dataset": args.name, "format": args.format, "path": str(path), "clips": count}))
     else:
         print(f"exported {count} clip(s) of '{args.name}' to {path}")
+    return 0
+
+
+def cmd_consent(args: argparse.Namespace) -> int:
+    ds = Dataset.open(args.name)
+    if args.withdraw:
+        ds.update_info(**{consent.KEY: {}})
+        record = None
+    elif not (args.speaker or "").strip():
+        raise ValueError("Name the speaker who consents with --speaker (the person whose voice it is).")
+    else:
+        record = ds.consent_to_publish(args.speaker, public=args.public)
+    if args.json:
+        print(json.dumps({"dataset": args.name, consent.KEY: record}, ensure_ascii=False))
+    elif record is None:
+        print(f"withdrew the consent to publish '{args.name}': its recordings will not be pushed")
+    else:
+        print(f"recorded in '{args.name}' ({record['given_at']}): {record['statement']}")
     return 0
 
 

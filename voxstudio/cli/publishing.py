@@ -3,6 +3,10 @@
 The Hub token is read from ``HF_TOKEN`` only (never a flag: argv is visible to every user of the machine
 and lands in shell histories). ``HF_ENDPOINT`` picks another Hub-compatible server. Model code (torch,
 transformers, peft) is imported only when exporting.
+
+Like the page, publishing asks what it must before anything is sent, and refuses with one sentence
+otherwise: ``--licence`` for the model, ``--data-licence`` for the dataset (no default), and for a dataset
+push the speaker's consent to publish, recorded with ``voxstudio dataset consent NAME --speaker S [--public]``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from voxstudio.publish import licences
+
 TOKEN_ENV = "HF_TOKEN"
 
 
@@ -23,14 +29,21 @@ def register(subparsers) -> None:
     p.add_argument("--repo", required=True, help="model repo: 'name' (under your account) or 'owner/name'")
     p.add_argument("--merge", action="store_true", help="push the LoRA merged into the base (a full model)")
     p.add_argument("--public", action="store_true", help="make a new repo public (default: private)")
-    p.add_argument("--with-dataset", action="store_true", help="also push the training dataset")
+    p.add_argument("--licence", "--license", dest="licence", metavar="LICENCE",
+                   help=f"the model's licence, required: one of {', '.join(licences.MODEL)}")
+    p.add_argument("--with-dataset", action="store_true",
+                   help="also push the training dataset (needs --data-licence and the speaker's consent to publish)")
     p.add_argument("--dataset-repo", help="dataset repo name for --with-dataset (default: REPO-data)")
+    p.add_argument("--data-licence", "--data-license", dest="data_licence", metavar="LICENCE",
+                   help=f"the dataset's licence, required with --with-dataset: one of {', '.join(licences.DATA)}")
     p.set_defaults(func=cmd_publish)
 
     p = subparsers.add_parser("push-dataset", help="push a dataset (audio + card) to the Hugging Face Hub")
     p.add_argument("name", help="dataset name (see `voxstudio dataset list`)")
     p.add_argument("--repo", required=True, help="dataset repo: 'name' or 'owner/name'")
     p.add_argument("--public", action="store_true", help="make a new repo public (default: private)")
+    p.add_argument("--licence", "--license", "--data-licence", dest="licence", metavar="LICENCE",
+                   help=f"the dataset's licence, required: one of {', '.join(licences.DATA)}")
     p.set_defaults(func=cmd_push_dataset)
 
     p = subparsers.add_parser("export", help="write the folder `publish` would push (for offline/manual use)")
@@ -38,6 +51,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="a new (or empty) folder")
     p.add_argument("--merge", action="store_true", help="merge the LoRA adapter into the base weights")
     p.add_argument("--repo", help="repo id the card's usage code should name (default: your-name/RUN)")
+    p.add_argument("--licence", "--license", dest="licence", metavar="LICENCE",
+                   help="the licence the card states (without one, the card says none was chosen)")
     p.set_defaults(func=cmd_export)
 
     if importlib.util.find_spec("voxstudio.publish.space") is not None:
@@ -85,31 +100,39 @@ def _hub_errors(fn):
 
 @_hub_errors
 def cmd_publish(args) -> int:
-    """The Publish page's steps (``release.stage`` then ``release.publish``), staged in a temporary folder."""
+    """The Publish page's steps (``release.stage`` then ``release.publish``), staged in a temporary folder.
+
+    What is missing locally (a licence, the consent to publish) is refused before the token is even read, so
+    a refusal never reaches the Hub."""
     from voxstudio.publish import export, hub, release
 
-    token = _token()
+    licence = licences.check(args.licence, "model")
     run_dir = export.resolve_run(args.run)
     cfg = export.check_finished(run_dir)
     artifact = export.artifact_for(cfg.get("method", "lora"), args.merge)
+    if args.with_dataset:
+        hub.check_can_publish_dataset(release.run_dataset(run_dir.name, cfg), args.data_licence,
+                                      private=not args.public)
+    token = _token()
     who = hub.account(token)
     repo_id = hub.resolve_repo_id(args.repo, who=who)
     hub.check_can_write(who, repo_id)
     dataset_repo = None
     if args.with_dataset:
-        if not cfg.get("dataset"):
-            raise ValueError(f"Run {run_dir.name!r} does not name its dataset; push one with "
-                             "`voxstudio push-dataset NAME --repo REPO`.")
         dataset_repo = hub.resolve_repo_id(args.dataset_repo or f"{repo_id}-data", who=who)
         hub.check_can_write(who, dataset_repo)
     tmp = Path(tempfile.mkdtemp(prefix="voxstudio-publish-"))
     try:
         _progress(0.0, f"Exporting {artifact} of run {run_dir.name}")
-        staged = release.stage(run_dir, artifact, repo_id, dataset_repo, folder=tmp / "export")
+        staged = release.stage(run_dir, artifact, repo_id, dataset_repo, licence=licence,
+                               data_licence=args.data_licence, private=not args.public,
+                               folder=tmp / "export", dataset_folder=tmp / "dataset")
+        for repo, path, size in release.upload_list(staged):
+            print(f"{size:>14,}  {repo}/{path}", file=sys.stderr)
         if dataset_repo:
-            print(f"Pushing dataset {cfg.get('dataset')} to {dataset_repo}", file=sys.stderr)
-        pushed = release.publish(staged, token, private=not args.public,
-                                 dataset=cfg["dataset"] if dataset_repo else None, progress=_progress)
+            print(f"Pushing dataset {staged.dataset} ({len(release.recordings(staged))} recordings) to "
+                  f"{dataset_repo}", file=sys.stderr)
+        pushed = release.publish(staged, token, private=not args.public, progress=_progress)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if pushed["dataset"] is not None:
@@ -124,7 +147,9 @@ def cmd_publish(args) -> int:
 def cmd_push_dataset(args) -> int:
     from voxstudio.publish import hub
 
-    result = hub.push_dataset(args.name, args.repo, _token(), private=not args.public, progress=_progress)
+    hub.check_can_publish_dataset(args.name, args.licence, private=not args.public, licence_flag="--licence")
+    result = hub.push_dataset(args.name, args.repo, _token(), private=not args.public, licence=args.licence,
+                              progress=_progress)
     print(f"dataset: {result.url} ({'private' if result.private else 'public'}, {len(result.files)} files)")
     return 0
 
@@ -132,7 +157,8 @@ def cmd_push_dataset(args) -> int:
 def cmd_export(args) -> int:
     from voxstudio.publish import export
 
-    folder = export.export_run(args.run, args.out, merge=args.merge, repo_id=args.repo)
+    licence = licences.check(args.licence, "model") if args.licence else None
+    folder = export.export_run(args.run, args.out, merge=args.merge, repo_id=args.repo, licence=licence)
     files = export.list_upload(folder)
     for name, size in files:
         print(f"{size:>14,}  {name}")

@@ -44,6 +44,8 @@ def register(subparsers) -> None:
     p.add_argument("--eval-every", type=int, help="evaluate WER every N steps")
     p.add_argument("--seed", type=int)
     p.add_argument("--gpus", type=int, help="data-parallel processes (one per GPU)")
+    p.add_argument("--fsdp", action="store_true",
+                   help="shard the model over the --gpus processes (FSDP), for a model too big for one GPU")
     p.add_argument("--detach", action="store_true", help="queue it and return; it runs in the background")
     p.set_defaults(func=cmd_train)
 
@@ -96,6 +98,8 @@ def build_config(args):
     fields = {f: getattr(args, a) for a, f in TRAIN_FIELDS.items() if getattr(args, a, None) is not None}
     if args.model is not None:
         fields["base_model"] = args.model
+    if getattr(args, "fsdp", False):
+        fields["sharding"] = "fsdp"
     return config.new_config(run_name=args.run, dataset=args.dataset, **fields)
 
 

@@ -6,10 +6,19 @@ and the Review table see the shape of a clip without the storage rules. Stdlib o
 
 from __future__ import annotations
 
+import secrets
+import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from voxstudio.languages import tidy
+
+
+def new_clip_id() -> str:
+    """A new clip's id: sortable by creation time (UTC, ms) with a random suffix; never derived from user input."""
+    now = time.time_ns()
+    stamp = time.strftime("%Y%m%dt%H%M%S", time.gmtime(now / 1e9))
+    return f"{stamp}{now // 1_000_000 % 1000:03d}-{secrets.token_hex(4)}"
 
 
 @dataclass(frozen=True)
@@ -32,10 +41,15 @@ class Clip:
     sha1: str = ""  # hash of the stored PCM: duplicate detection
     original_name: str | None = None  # the user's file name, informative only (never used as a path)
     stats: dict = field(default_factory=dict)  # analysis.AudioStats.to_dict()
+    # "keep" (quality.KEEP) when the user listened on the Review page and keeps a flagged clip for training;
+    # "" otherwise (then absent from the row). Set with Dataset.mark_fine.
+    reviewed: str = ""
 
     def to_row(self) -> dict:
         row = asdict(self)
         row.pop("clip_id")
+        if not row["reviewed"]:
+            row.pop("reviewed")
         return row
 
     @classmethod
@@ -43,6 +57,7 @@ class Clip:
         data = {k: v for k, v in row.items() if k in _CLIP_FIELDS}
         data["flags"] = [dict(f) for f in data.get("flags") or []]  # callers may edit their copy
         data["stats"] = dict(data.get("stats") or {})
+        data["reviewed"] = str(data.get("reviewed") or "")
         if "language" in data:  # rows written before codes had one spelling: pt_BR / pt-BR read as pt-br
             data["language"] = tidy(data["language"])
         data.setdefault("clip_id", Path(str(row.get("file_name", ""))).stem)

@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import json
 import os
-import secrets
 import shutil
 import tempfile
 import time
@@ -31,8 +30,8 @@ import numpy as np
 from voxstudio import atomicfile, workspace
 from voxstudio import languages as language_codes
 from voxstudio import text as textrule
-from voxstudio.data import analysis, audio, quality, rowlog, summary
-from voxstudio.data.clip import Clip
+from voxstudio.data import analysis, audio, consent, quality, rowlog, summary
+from voxstudio.data.clip import Clip, new_clip_id
 
 INFO = "dataset.json"
 METADATA = "metadata.jsonl"
@@ -43,7 +42,7 @@ TRASH_ROWS = "trash.jsonl"
 LOCK = ".lock"
 DEFAULT_LICENCE = "cc-by-4.0"
 MAX_TEXT_CHARS = 2000
-EDITABLE = ("text", "language", "speaker", "phrase_id", "source")
+EDITABLE = ("text", "language", "speaker", "phrase_id", "source", "reviewed")  # reviewed: see mark_fine
 
 
 def list_datasets() -> list[str]:
@@ -51,13 +50,6 @@ def list_datasets() -> list[str]:
     root = workspace.datasets_dir()
     return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / INFO).is_file()
                   and workspace.is_slug(p.name))
-
-
-def new_clip_id() -> str:
-    """Sortable by creation time (UTC, ms) with a random suffix; never derived from user input."""
-    now = time.time_ns()
-    stamp = time.strftime("%Y%m%dt%H%M%S", time.gmtime(now / 1e9))
-    return f"{stamp}{now // 1_000_000 % 1000:03d}-{secrets.token_hex(4)}"
 
 
 def _clean_text(text) -> str:
@@ -72,8 +64,6 @@ def _clean_text(text) -> str:
 def _check_language(language) -> str:
     """The canonical spelling of a valid code (``pt_BR`` → ``pt-br``); a ValueError with a sentence otherwise."""
     return language_codes.canonical(language)
-
-
 
 
 def _clip_of(row: dict) -> Clip | None:
@@ -150,6 +140,10 @@ class Dataset:
             info.update(kw)
             atomicfile.write_atomic(self.path / INFO, _json(info))
         return info
+
+    def consent_to_publish(self, speaker: str, *, public: bool) -> dict:
+        """Store the speaker's consent to PUBLISH the recordings (``data.consent``: who, statement, visibility)."""
+        return self.update_info(**{consent.KEY: consent.record(self.name, speaker, public=public)})[consent.KEY]
 
     def merge_speaker_and_language(self, speaker: str, language: str, consent: dict | None = None) -> dict:
         """Note in dataset.json that ``speaker`` now reads ``language`` here; one locked read-modify-write.
@@ -286,12 +280,14 @@ class Dataset:
             changes["text"] = _clean_text(changes["text"])
         if "language" in changes:
             changes["language"] = _check_language(changes["language"])
+        if changes.get("reviewed", "") not in ("", quality.KEEP):
+            raise ValueError(f"reviewed is '{quality.KEEP}' (marked fine) or empty, not {changes['reviewed']!r}.")
         with self._locked():
             rows = self._rows()
             i = next((n for n, r in enumerate(rows) if _id_of(r) == clip_id), None)
             if i is None:
                 raise KeyError(f"Clip '{clip_id}' is not in dataset '{self.name}' (deleted or never saved).")
-            row = {**rows[i], **changes}
+            row = {k: v for k, v in {**rows[i], **changes}.items() if k != "reviewed" or v}  # unmarked: no key
             clip = Clip.from_row(row)
             stats = self._stats_of(clip)
             if stats is not None:
@@ -299,6 +295,11 @@ class Dataset:
             rows[i] = {**row, **clip.to_row()}
             rowlog.rewrite(self.path / METADATA, rows)
         return clip
+
+    def mark_fine(self, clip_id: str, fine: bool = True) -> Clip:
+        """Keep a flagged clip for training (``reviewed: "keep"``, see ``quality.unusable``); ``fine=False`` undoes it.
+        Text edits keep the mark (the flags that leave a clip out are about its audio); a new take is judged afresh."""
+        return self.update_clip(clip_id, reviewed=quality.KEEP if fine else "")
 
     def _stats_of(self, clip: Clip) -> analysis.AudioStats | None:
         if clip.stats:

@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from voxstudio.atomicfile import write_atomic
@@ -22,13 +22,12 @@ SEED_MANIFEST = "manifest.jsonl"
 AUDIOFOLDER_METADATA = "metadata.jsonl"
 
 
+def _row(clip: Clip) -> dict:
+    return {"text": clip.text, "language": clip.language, "speaker": clip.speaker, "duration_s": clip.duration_s}
+
+
 def _rows(ds: Dataset, clips: list[Clip] | None = None) -> list[tuple[Clip, Path, dict]]:
-    out = []
-    for clip in ds.clips() if clips is None else clips:
-        row = {"text": clip.text, "language": clip.language, "speaker": clip.speaker,
-               "duration_s": clip.duration_s}
-        out.append((clip, ds.audio_path(clip), row))
-    return out
+    return [(clip, ds.audio_path(clip), _row(clip)) for clip in (ds.clips() if clips is None else clips)]
 
 
 def _prepare_out(out_dir: str | os.PathLike) -> Path:
@@ -81,18 +80,23 @@ def to_hf_dataset(ds: Dataset, split: str | None = None):
 
     Built as a plain struct column and then cast: encoding through ``Audio`` would need torch + torchcodec.
     """
-    import datasets  # lazy
-
     if split is None:
         clips = None
     elif split in ("train", "eval"):
         clips = ds.split()[0 if split == "train" else 1]
     else:
         raise ValueError(f"split must be 'train', 'eval' or None, not {split!r}")
+    return hf_dataset((clip, src) for clip, src, _ in _rows(ds, clips))
+
+
+def hf_dataset(items: Iterable[tuple[Clip, Path]]):
+    """The ``to_hf_dataset`` table of explicit ``(clip, wav path)`` pairs (e.g. a run's frozen clips)."""
+    import datasets  # lazy
+
     table: dict[str, list] = {"audio": [], "text": [], "language": [], "speaker": [], "duration_s": []}
-    for clip, src, row in _rows(ds, clips):
-        table["audio"].append({"bytes": src.read_bytes(), "path": f"{clip.clip_id}.wav"})
-        for key, value in row.items():
+    for clip, src in items:
+        table["audio"].append({"bytes": Path(src).read_bytes(), "path": f"{clip.clip_id}.wav"})
+        for key, value in _row(clip).items():
             table[key].append(value)
     features = datasets.Features({
         "audio": {"bytes": datasets.Value("binary"), "path": datasets.Value("string")},

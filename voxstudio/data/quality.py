@@ -2,7 +2,14 @@
 
 All limits live in :data:`THRESHOLDS` (and the per-language speaking-rate table :data:`SPEAKING_RATE`), so the
 Record page, the Review page, imports and the docs agree. A flag never blocks saving: flagged clips are kept so
-the user decides (re-record, edit the text, or keep). Only unusable audio is refused, in ``audio``/``dataset``.
+the user decides (re-record, edit the text, or keep). Only unusable audio is refused, in ``audio``/``dataset``
+(undecodable, longer than ``max_import_s``, or digital silence: every sample zero — such a take never becomes a
+clip, so it needs no flag).
+
+Clean takes only, by default: :data:`UNUSABLE` lists the flag codes whose clips a run leaves out of training
+*and* evaluation (``training.selection``), each with the reason a user reads; :func:`unusable` is the one
+predicate. A clip the user listened to and marked fine on the Review page (``reviewed: "keep"`` in its row,
+:data:`KEEP`) is used whatever its flags.
 """
 
 from __future__ import annotations
@@ -33,6 +40,20 @@ THRESHOLDS: dict[str, float] = {
     "rate_min_chars": 2,
 }
 
+# Flag codes that make a clip unusable for training and evaluation, with the reason shown where it is left out.
+# Not listed, so still used (the flag is advice): "too_long" (trained on whole as several 30 s windows),
+# "speaking_rate" (often a typo or a missing word in the transcript: edit the text, the audio is fine) and
+# "too_quiet" (quiet but audible: the speech detector still found a voice, and the log-mel features the model
+# reads are level-normalised; a take too quiet to hear is "mostly_silence" as well).
+UNUSABLE: dict[str, str] = {
+    "mostly_silence": "mostly silence: almost no speech under a full transcript teaches the model to invent "
+                      "words from silence, and scoring it measures nothing",
+    "too_short": "too short: the start or end of the phrase is probably cut off, so the transcript holds words "
+                 "the audio does not",
+    "clipped": "clipped: the voice is distorted beyond the threshold, a sound the model should not learn as yours",
+}
+KEEP = "keep"  # a clip's "reviewed" mark when the user listened and keeps it for training (Review page)
+
 # Letters and digits per second of speech (leading/trailing silence excluded): (slowest, fastest) plausible.
 # Typical read speech is 8–16 chars/s in alphabetic scripts and 3–7 in Chinese/Japanese; the bounds are wide on
 # purpose — a flag means "the text probably does not match the audio", not "you speak fast".
@@ -59,6 +80,26 @@ class Flag:
     @classmethod
     def from_dict(cls, data: dict) -> Flag:
         return cls(str(data.get("code", "")), str(data.get("message", "")), str(data.get("suggestion", "")))
+
+
+def _code(flag) -> str:
+    return str(flag if isinstance(flag, str) else (flag.get("code", "") if isinstance(flag, dict) else flag.code))
+
+
+def unusable(flags, reviewed: str | None = None) -> str | None:
+    """THE clean-take rule: the first unusable flag code of a clip (flags are most serious first), or None when
+    the clip is used. A clip marked fine on the Review page (``reviewed == KEEP``) is always used.
+
+    ``flags``: a clip's stored flags (dicts), :class:`Flag` objects or plain codes.
+    """
+    if reviewed == KEEP:
+        return None
+    return next((code for code in map(_code, flags or ()) if code in UNUSABLE), None)
+
+
+def label(code: str) -> str:
+    """A flag code as a few words for counts and table cells: ``too_short`` → ``too short``."""
+    return str(code).replace("_", " ")
 
 
 def text_chars(text: str) -> int:

@@ -5,7 +5,13 @@
 * :func:`rewrite` replaces the whole file atomically (temp file in the same folder + fsync + rename);
 * readers never lock: a torn last line (a writer killed mid-append) or a corrupt line is skipped, never fatal;
 * :func:`snapshot` parses a file once and afterwards only what was appended, so a 10,000-row dataset costs
-  nothing on each Streamlit rerun; its ``version`` hashes exactly the complete lines.
+  nothing on each Streamlit rerun; its ``version`` hashes exactly the complete lines;
+* a cached snapshot is trusted only while the file's *generation* is unchanged: every :func:`rewrite` bumps a
+  counter in a sidecar file (``.<name>.gen``) before and after its rename, like a seqlock. Inode numbers,
+  sizes and mtimes cannot tell a rewrite from an append (ext4 reuses a freed inode number at once, and two
+  rewrites of the same size in one clock tick look identical), so another process's edit is never mistaken for
+  "unchanged" or for "appended to";
+* read-modify-write callers read with :func:`read_rows` under the lock (what is on disk now, no cache).
 
 Stdlib only.
 """
@@ -90,6 +96,46 @@ def _repair_tail(fd: int) -> None:
         os.ftruncate(fd, start)
 
 
+GEN_WIDTH = 20
+
+
+def gen_path(path: Path) -> Path:
+    path = Path(path)
+    return path.with_name(f".{path.name}.gen")
+
+
+def generation(path: Path) -> int:
+    """The file's rewrite counter (odd while a rewrite is in progress; 0 for a file never rewritten)."""
+    try:
+        with open(gen_path(path), "rb") as f:
+            return int(f.read(GEN_WIDTH) or b"0")
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def _bump_generation(path: Path, odd: bool) -> int:
+    """Move the counter to its next odd (rewrite starting) or even (done) value in place: fixed width, one
+    pwrite, fsync. Hold :func:`locked`. A counter left odd by a killed rewrite is fixed by the next one."""
+    value = generation(path) + 1
+    if value % 2 != odd:
+        value += 1
+    fd = os.open(gen_path(path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.pwrite(fd, str(value).rjust(GEN_WIDTH, "0").encode(), 0)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return value
+
+
+def settle_generation(path: Path) -> bool:
+    """Repair a counter left odd by a rewrite that was killed mid-way (hold :func:`locked`); True if it was."""
+    if generation(path) % 2:
+        _bump_generation(path, odd=False)
+        return True
+    return False
+
+
 def append(path: Path, rows: list[dict]) -> None:
     """Append rows in one write after repairing a torn tail; fsync before returning. Hold :func:`locked`."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
@@ -105,9 +151,11 @@ def rewrite(path: Path, rows: list[dict]) -> None:
     """Replace the file's rows atomically. Hold :func:`locked`. The cache learns the rows without a re-read."""
     path = Path(path)
     data = dump_rows(rows)
+    _bump_generation(path, odd=True)  # readers that overlap this rewrite will not trust or cache what they read
     write_atomic(path, data)
+    gen = _bump_generation(path, odd=False)
     st = path.stat()
-    snap = Snapshot((st.st_ino, st.st_size, st.st_mtime_ns), len(data), list(rows), hashlib.sha1(data))
+    snap = Snapshot((gen, st.st_ino, st.st_size, st.st_mtime_ns), len(data), list(rows), hashlib.sha1(data))
     old = _CACHE.get(path)
     if old is not None and old.memo:  # rows kept from the old snapshot keep their derived objects
         where = {id(r): i for i, r in enumerate(old.base)}
@@ -169,19 +217,33 @@ def _remember(path: Path, snap: Snapshot) -> None:
 def snapshot(path: Path) -> Snapshot:
     """The file's rows, parsed incrementally: only bytes appended since the last call are read.
 
-    Appends grow the file and rewrites change its inode; anything else forces a full parse.
+    Trusts the cache only under the same generation (no rewrite since); a rewrite forces a full parse, and a
+    read that overlapped a rewrite is retried.
     """
     path = Path(path)
+    for _ in range(100):
+        before = generation(path)
+        if before % 2:  # a rewrite is in progress (or was killed mid-way): read in full, trust nothing cached
+            return _snapshot(path, -1)
+        snap = _snapshot(path, before)
+        if generation(path) == before:
+            if snap.key:
+                _remember(path, snap)
+            return snap
+    return _snapshot(path, -1)  # a writer keeps rewriting: an uncached full read is still correct
+
+
+def _snapshot(path: Path, gen: int) -> Snapshot:
     try:
         st = path.stat()
     except FileNotFoundError:
         return Snapshot(_EMPTY_KEY, 0, [], hashlib.sha1())
-    key = (st.st_ino, st.st_size, st.st_mtime_ns)
+    key = (gen, st.st_ino, st.st_size, st.st_mtime_ns)
     old = _CACHE.get(path)
     if old is not None and old.key == key:
         return old
     with open(path, "rb") as f:
-        if old is None or old.key[:1] != key[:1] or st.st_size < old.upto or (
+        if old is None or old.key[:2] != key[:2] or st.st_size < old.upto or (
                 old.upto and os.pread(f.fileno(), 1, old.upto - 1) != b"\n"):
             old = Snapshot(_EMPTY_KEY, 0, [], hashlib.sha1())
         f.seek(old.upto)
@@ -194,5 +256,4 @@ def snapshot(path: Path) -> Snapshot:
     with _LOCK:
         for fn, done in old.memo.items():  # carry derived objects over; map only the new rows
             snap.memo[fn] = done + [fn(r) for r in new_rows]
-    _remember(path, snap)
     return snap

@@ -4,7 +4,8 @@ A card is rendered from *facts* (a plain dict; :func:`run_facts` gathers them fr
 the jinja2 templates in ``voxstudio/publish/templates``. The YAML front matter is built as data and dumped with
 ``yaml.safe_dump`` so it always parses; it carries ``base_model``, ``library_name`` (``peft`` for an adapter,
 ``transformers`` for a merged or fully fine-tuned model), ``pipeline_tag``, the languages actually trained,
-``datasets`` when the dataset was pushed, ``license``, ``tags`` and a ``model-index`` with held-out WER/CER.
+``datasets`` when the dataset was pushed, ``license`` (the one the user chose: there is no default), ``tags``
+and a ``model-index`` with held-out WER/CER.
 
 UI-safe: jinja2 and yaml are imported inside functions; no torch.
 """
@@ -16,12 +17,13 @@ from pathlib import Path
 
 from voxstudio import __version__, models
 from voxstudio import languages as language_codes
+from voxstudio.data import consent as publish_consent
 from voxstudio.runs import runfolder
+from voxstudio.training import scoring
 from voxstudio.training.scoring import percent
 
 ARTIFACTS = ("adapter", "merged", "full")
 PIPELINE_TAG = "automatic-speech-recognition"
-DEFAULT_LICENSE = "apache-2.0"  # Voxtral Mini's licence, inherited by fine-tunes
 HUB_URL = "https://huggingface.co"
 NOT_MEASURED = "n/a"  # a rate the run did not measure
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -73,6 +75,16 @@ def plural(n, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def model_licence_sentence(licence: str | None, base: str, artifact: str) -> str:
+    """The model card's licence paragraph: the licence the user chose, or that none was chosen."""
+    if not licence:
+        return "No licence was chosen for this model yet: choose one before sharing it."
+    text = f"This {'adapter' if artifact == 'adapter' else 'model'} is shared under `{licence}`."
+    if models.is_hub_id(base):
+        text += f" It is fine-tuned from [{base}]({HUB_URL}/{base}), which keeps its own licence."
+    return text
+
+
 def consent_sentence(consent: dict | None) -> str:
     """The dataset's consent record as one sentence for a card ('' when none was recorded)."""
     if not consent or not consent.get("given"):
@@ -84,11 +96,22 @@ def consent_sentence(consent: dict | None) -> str:
     return f"{text}: “{statement}”" if statement else f"{text}."
 
 
+def publish_consent_sentence(info: dict) -> str:
+    """The dataset's consent to publish (``data.consent``) quoted for its card ('' when none was given)."""
+    found = publish_consent.stored(info)
+    if found is None:
+        return ""
+    when = str(found.get("given_at") or "")[:10]
+    who = found.get("speaker") or "The speaker"
+    return f"{who} agreed{' on ' + when if when else ''} to publish these recordings: “{found['statement']}”"
+
+
 # ---- facts from a run folder ----------------------------------------------------------------------
 
 def run_facts(run_dir: str | Path, *, artifact: str = "adapter", repo_id: str | None = None,
-              dataset_repo: str | None = None, dtype: str | None = None) -> dict:
-    """Everything a model card says, read from a finished run folder (config, results, dataset)."""
+              dataset_repo: str | None = None, dtype: str | None = None, license: str | None = None) -> dict:
+    """Everything a model card says, read from a finished run folder (config, results, dataset); ``license`` is
+    the user's choice (None: the card says none was chosen)."""
     run_dir = Path(run_dir)
     cfg = runfolder.read_json(run_dir / runfolder.CONFIG)
     if not cfg:
@@ -98,7 +121,7 @@ def run_facts(run_dir: str | Path, *, artifact: str = "adapter", repo_id: str | 
     training = runfolder.read_json(run_dir / runfolder.TRAINING_CONFIG, {}) or {}
     results = {**{k: training[k] for k in ("train_clips", "eval_clips") if k in training}, **results}
     status = runfolder.read_status(run_dir)
-    data = _data_facts(cfg, results, evals)
+    data = _data_facts(cfg, results, evals, run_dir)
     steps = results.get("global_step") or status.get("step") or cfg.get("max_steps")
     languages, consent = data.pop("languages"), data.pop("consent")
     return {
@@ -111,7 +134,7 @@ def run_facts(run_dir: str | Path, *, artifact: str = "adapter", repo_id: str | 
         "languages": languages,
         "dataset_name": cfg.get("dataset", ""),
         "dataset_repo": dataset_repo,
-        "license": DEFAULT_LICENSE,
+        "license": license,
         "data": data,
         "config": {**cfg, "steps_trained": steps},
         "results": {
@@ -120,6 +143,7 @@ def run_facts(run_dir: str | Path, *, artifact: str = "adapter", repo_id: str | 
             "utterances": len(evals.get("utterances") or []) if isinstance(evals.get("utterances"), list)
             else int(evals.get("utterances") or 0),
             "held_out": not evals.get("note"),  # the trainer notes when it had to measure on training clips
+            **_claims(evals),
         },
         "consent": consent,
         "trackio_url": results.get("trackio_url") or status.get("trackio_url"),
@@ -127,25 +151,38 @@ def run_facts(run_dir: str | Path, *, artifact: str = "adapter", repo_id: str | 
     }
 
 
-def _data_facts(cfg: dict, results: dict, evals: dict) -> dict:
+def _claims(evals: dict) -> dict:
+    """How the output was chosen and whether it beat the base (the trainer's record, ``training.scoring``)."""
+    o = scoring.outcome(evals)
+    return {"wer_clips": o.wer_clips, "selected_by": o.selected_by, "worse_than_base": o.worse_than_base,
+            "selection_bias": o.selection_bias, "best_step": o.best_step}
+
+
+def _data_facts(cfg: dict, results: dict, evals: dict, run_dir: Path | None = None) -> dict:
     """Minutes/clips/speakers/languages of the training data: the trainer's record when it wrote one
-    (``train_results.json``), else recomputed from the dataset with the run's own split."""
+    (``train_results.json``), else the run's frozen clip list (``runs.rundata``), else (a run made before clip
+    lists) recomputed from the dataset with the run's own split."""
     facts = {"train_minutes": None, "train_clips": None, "eval_clips": len(evals.get("utterances") or []),
              "eval_minutes": None, "speakers": 1, "languages": list(cfg.get("languages") or []), "consent": None}
+    from voxstudio.runs import rundata
+
+    frozen = rundata.try_load(run_dir, cfg) if run_dir is not None else None
     try:
         from voxstudio.data.dataset import Dataset
 
         ds = Dataset.open(cfg.get("dataset", ""))
     except (FileNotFoundError, ValueError, ImportError):
         ds = None
-    if ds is not None:
-        facts["consent"] = ds.info.get("consent")
+    facts["consent"] = (ds.info if ds is not None else frozen.dataset_info if frozen else {}).get("consent")
+    train, held = (frozen.train, frozen.held) if frozen is not None else (None, None)
+    if frozen is None and ds is not None:
         from voxstudio.training import selection  # the trainer's own rule (stdlib only)
 
         max_eval = cfg.get("max_eval_utterances")
         sel = selection.select(ds.clips(), cfg.get("languages") or [], float(cfg.get("eval_fraction", 0.1)),
                                int(cfg.get("seed", 0)), int(max_eval) if max_eval is not None else None)
         train, held = sel.train, sel.held
+    if train is not None:
         facts.update(train_clips=len(train), eval_clips=len(held) or facts["eval_clips"],
                      train_minutes=round(sum(c.duration_s for c in train) / 60, 3),
                      eval_minutes=round(sum(c.duration_s for c in held) / 60, 3),
@@ -172,7 +209,8 @@ def model_card_metadata(facts: dict) -> dict:
     meta["library_name"] = "peft" if artifact == "adapter" else "transformers"
     meta["pipeline_tag"] = PIPELINE_TAG
     meta["language"] = metadata_languages(facts.get("languages"))
-    meta["license"] = facts.get("license") or DEFAULT_LICENSE
+    if facts.get("license"):
+        meta["license"] = facts["license"]
     if facts.get("dataset_repo"):
         meta["datasets"] = [facts["dataset_repo"]]
     tags = ["voxtral", "speech-recognition", "voxstudio"]
@@ -230,16 +268,16 @@ def _hyperparameters(facts: dict) -> list[tuple[str, str]]:
 
 def render_model_card(run_dir: str | Path | None = None, *, facts: dict | None = None,
                       artifact: str | None = None, repo_id: str | None = None,
-                      dataset_repo: str | None = None, dtype: str | None = None) -> str:
+                      dataset_repo: str | None = None, dtype: str | None = None, license: str | None = None) -> str:
     """README.md for a pushed model: from ``run_dir`` (via :func:`run_facts`) or from ``facts``."""
     if facts is None:
         if run_dir is None:
             raise ValueError("render_model_card needs a run folder or a facts dict.")
         facts = run_facts(run_dir, artifact=artifact or "adapter", repo_id=repo_id, dataset_repo=dataset_repo,
-                          dtype=dtype)
+                          dtype=dtype, license=license)
     facts = dict(facts)
     for key, value in (("artifact", artifact), ("repo_id", repo_id), ("dataset_repo", dataset_repo),
-                       ("dtype", dtype)):
+                       ("dtype", dtype), ("license", license)):
         if value is not None:
             facts[key] = value
     artifact = facts.get("artifact") or "adapter"
@@ -267,11 +305,15 @@ def render_model_card(run_dir: str | Path | None = None, *, facts: dict | None =
     lang_text = ", ".join(language_name(code) for code in languages) or "the dataset's languages"
     rates = {f"{side}_{metric}": percent(scores.get(metric), NOT_MEASURED)
              for side, scores in (("baseline", base_res), ("finetuned", tuned)) for metric in ("wer", "cer")}
+    claims = scoring.outcome(res)  # one fact for the card and the pages: what the WER rests on, worse or not
+    measured_on = ("held-out clips" if held_out else "its own training clips") if not claims.wer_clips else (
+        claims.rests_on if held_out else f"its own {claims.rests_on}")
     summary = (f"A speech recognizer fine-tuned from {'`' + base + '`' if base else 'Voxtral'} on "
                f"{duration_text(data['train_minutes'])} of one "
                f"person's recorded speech in {lang_text}, with voxstudio. Fine-tuned WER on "
-               f"{'held-out clips' if held_out else 'its own training clips'}: "
-               f"{rates['finetuned_wer']} (base model: {rates['baseline_wer']}).")
+               f"{measured_on}: {rates['finetuned_wer']} (base model: {rates['baseline_wer']}).")
+    if claims.worse_than_base:
+        summary += f"\n\n**Warning: {claims.worse_sentence()} Use the base model rather than this one.**"
     if data.get("speakers", 1) != 1:
         summary = summary.replace("one person's", f"{data['speakers']} people's")
     text = _env().get_template("model_card.md.j2").render(
@@ -288,8 +330,11 @@ def render_model_card(run_dir: str | Path | None = None, *, facts: dict | None =
         eval_clips=plural(data["eval_clips"], "clip"), utterances=plural(res.get("utterances") or 0, "utterance"),
         held_out=held_out, dataset_repo=facts.get("dataset_repo"), dataset_name=facts.get("dataset_name") or "",
         results={**rates, "utterances": res.get("utterances") or 0},
+        selected_by=claims.selected_by, selection_bias=claims.bias_sentence(), few_clips=claims.few_clips_sentence(),
+        worse=claims.worse_sentence(),
         hyperparameters=_hyperparameters(facts), dtype=facts.get("dtype") or "the base model's dtype",
         consent=consent_sentence(facts.get("consent")), trackio_url=facts.get("trackio_url"),
+        licence_text=model_licence_sentence(facts.get("license"), base, artifact),
         voxstudio_version=facts.get("voxstudio_version", __version__), run_name=facts.get("run_name", ""),
     )
     return re.sub(r"\n{3,}", "\n\n", text)
@@ -297,15 +342,18 @@ def render_model_card(run_dir: str | Path | None = None, *, facts: dict | None =
 
 # ---- dataset card --------------------------------------------------------------------------------
 
-def render_dataset_card(info: dict, stats: dict, split_counts: dict[str, int], repo_id: str | None = None) -> str:
-    """README.md for a pushed dataset: consent, speakers, languages, durations, licence, splits."""
+def render_dataset_card(info: dict, stats: dict, split_counts: dict[str, int], repo_id: str | None = None, *,
+                        licence: str | None = None, about: str = "") -> str:
+    """README.md for a pushed dataset: consent (to record, and to publish), speakers, languages, durations,
+    splits and ``licence``, the one the user chose (None: the card says none was chosen; pushes refuse it).
+    ``stats`` (``data.summary.totals``) are of the clips pushed; ``about`` says which clips those are."""
     languages = sorted(stats.get("languages") or {}) or list(info.get("languages") or [])
     speakers = sorted(s for s in (stats.get("speakers") or {}) if s) or list(info.get("speakers") or [])
     minutes = float(stats.get("minutes") or 0.0)
-    licence = info.get("licence") or "cc-by-4.0"
     size = "n<1K" if stats.get("clips", 0) < 1000 else "1K<n<10K"
     meta = {
-        "license": licence, "language": metadata_languages(languages), "task_categories": [PIPELINE_TAG],
+        **({"license": licence} if licence else {}),
+        "language": metadata_languages(languages), "task_categories": [PIPELINE_TAG],
         "pretty_name": f"voxstudio dataset {info.get('name', '')}".strip(), "size_categories": [size],
         "tags": ["audio", "speech", "voxstudio"],
         "configs": [{"config_name": "default",
@@ -321,9 +369,10 @@ def render_dataset_card(info: dict, stats: dict, split_counts: dict[str, int], r
         speakers=speakers or ["(unnamed)"], speakers_text=", ".join(speakers) or "one unnamed speaker",
         clips=stats.get("clips", 0), minutes=f"{minutes:.1f}",
         languages_text=", ".join(language_name(code) for code in languages) or "unknown",
-        per_language=per_language,
+        per_language=per_language, about=about,
         splits_text=", ".join(f"{name}: {count} clips" for name, count in split_counts.items()),
-        licence=licence, consent=consent,
-        licence_text=f"The recordings and transcripts are shared under `{licence}`.",
+        licence=licence or "not chosen", consent=consent, publish_consent=publish_consent_sentence(info),
+        licence_text=f"The recordings and transcripts are shared under `{licence}`." if licence
+        else "No licence was chosen for these recordings yet: choose one before sharing them.",
     )
     return re.sub(r"\n{3,}", "\n\n", text)

@@ -70,8 +70,10 @@ def artifact_for(method: str, merge: bool) -> str:
 
 
 def export_run(run: str | Path, out_dir: str | Path, merge: bool = False, *, repo_id: str | None = None,
-               dataset_repo: str | None = None, max_shard_size: str = DEFAULT_SHARD) -> Path:
-    """Write the folder to push for ``run`` into ``out_dir`` (which must not exist or be empty)."""
+               dataset_repo: str | None = None, max_shard_size: str = DEFAULT_SHARD,
+               licence: str | None = None) -> Path:
+    """Write the folder to push for ``run`` into ``out_dir`` (which must not exist or be empty); the card states
+    ``licence`` (the user's choice; without one it says none was chosen)."""
     run_dir = resolve_run(run)
     cfg = check_finished(run_dir)
     artifact = artifact_for(cfg.get("method", "lora"), merge)
@@ -91,7 +93,7 @@ def export_run(run: str | Path, out_dir: str | Path, merge: bool = False, *, rep
         else:
             dtype = _full(source, cfg, tmp, max_shard_size)
         text = card.render_model_card(run_dir, artifact=artifact, repo_id=repo_id, dataset_repo=dataset_repo,
-                                      dtype=dtype)
+                                      dtype=dtype, license=licence)
         (tmp / "README.md").write_text(text, encoding="utf-8")
         if out.exists():
             out.rmdir()

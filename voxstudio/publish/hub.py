@@ -172,43 +172,75 @@ def push_folder(folder: str | Path, repo_id: str, token: str | None, *, private:
                       private=bool(info.private), files=files)
 
 
-def dataset_folder(ds_name: str, out_dir: str | Path, repo_id: str | None = None) -> Path:
+def dataset_folder(ds_name: str, out_dir: str | Path, repo_id: str | None = None, *,
+                   licence: str | None = None, run_dir: str | Path | None = None) -> Path:
     """Write the dataset as it is pushed: ``data/<split>-00000-of-00001.parquet`` (``audio`` is a
-    ``datasets.Audio`` column holding the WAV bytes) and a dataset card ``README.md``."""
-    from voxstudio.data import exporters
+    ``datasets.Audio`` column holding the WAV bytes) and a dataset card ``README.md`` under ``licence``.
+
+    With ``run_dir`` (a run with a frozen clip list, ``runs.rundata``): exactly the clips of that run as they
+    were when it was created, from the run's own WAV copies (``train``: its training clips, ``test``: its
+    held-out scored clips). Otherwise (no run, or a run made before clip lists) the dataset as it is now."""
+    from voxstudio.data import exporters, summary
     from voxstudio.data.dataset import Dataset
     from voxstudio.publish import card
+    from voxstudio.runs import rundata
 
+    frozen = rundata.load(run_dir) if run_dir is not None else None
     ds = Dataset.open(ds_name)
-    clips = ds.clips()
-    if not clips:
+    if frozen is not None:
+        sides = {"train": frozen.train, "test": frozen.held_out}
+        splits = {name: [(c.to_clip(), frozen.path(c)) for c in members] for name, members in sides.items() if members}
+        about = (f"These are the clips voxstudio run `{frozen.folder.name}` was trained and evaluated on, as they "
+                 "were when the run was created.")
+    else:
+        clips = ds.clips()
+        train, held_out = ds.split()
+        sides = {"train": train, "test": held_out} if held_out else {"train": clips}
+        splits = {name: [(c, ds.audio_path(c)) for c in members] for name, members in sides.items() if members}
+        about = ""
+    if not splits:
         raise HubError(f"Dataset {ds_name!r} has no clips yet, so there is nothing to push.")
     out = Path(out_dir)
     (out / "data").mkdir(parents=True, exist_ok=True)
-    train, held_out = ds.split()
-    splits = {"train": ("train", train), "test": ("eval", held_out)} if held_out else {"train": (None, clips)}
-    counts = {}
-    for split, (which, members) in splits.items():
-        hf = exporters.to_hf_dataset(ds, split=which)
-        hf.to_parquet(str(out / "data" / f"{split}-00000-of-00001.parquet"))
-        counts[split] = len(members)
-    (out / "README.md").write_text(card.render_dataset_card(ds.info, ds.stats(), counts, repo_id), encoding="utf-8")
+    for split, items in splits.items():
+        exporters.hf_dataset(items).to_parquet(str(out / "data" / f"{split}-00000-of-00001.parquet"))
+    stats = summary.totals(ds.name, [clip for items in splits.values() for clip, _ in items])
+    counts = {split: len(items) for split, items in splits.items()}
+    text = card.render_dataset_card(ds.info, stats, counts, repo_id, licence=licence, about=about)
+    (out / "README.md").write_text(text, encoding="utf-8")
     return out
 
 
 def push_dataset(ds_name: str, repo_id: str, token: str | None, *, private: bool = True,
-                 progress: Progress | None = None) -> PushResult:
-    """Push dataset ``ds_name`` (parquet with an Audio column + dataset card) to a dataset repo."""
+                 licence: str | None = None, progress: Progress | None = None,
+                 run_dir: str | Path | None = None) -> PushResult:
+    """Push dataset ``ds_name`` (parquet with an Audio column + dataset card) to a dataset repo; with ``run_dir``,
+    only that run's frozen clips (see :func:`dataset_folder`).
+
+    Refused (ValueError, before any Hub call) without a chosen ``licence`` or without the speaker's consent to
+    publish with this visibility (``data.consent``)."""
+    check_can_publish_dataset(ds_name, licence, private=private)
     repo_id = resolve_repo_id(repo_id, token)
     tmp = Path(tempfile.mkdtemp(prefix="voxstudio-dataset-"))
     try:
         if progress:
             progress(0.0, f"Packing dataset {ds_name}")
-        folder = dataset_folder(ds_name, tmp / ds_name, repo_id)
+        folder = dataset_folder(ds_name, tmp / ds_name, repo_id, licence=licence, run_dir=run_dir)
         return push_folder(folder, repo_id, token, private=private, repo_type="dataset",
                            message=f"Upload dataset {ds_name} with voxstudio", progress=progress)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_can_publish_dataset(ds_name: str, licence: str | None, *, private: bool,
+                              licence_flag: str | None = None) -> None:
+    """Refuse, with one sentence, a dataset push without a chosen licence or the speaker's consent to publish."""
+    from voxstudio.data import consent
+    from voxstudio.data.dataset import Dataset
+    from voxstudio.publish import licences
+
+    licences.check(licence, "data", flag=licence_flag)
+    consent.check(Dataset.open(ds_name).info, ds_name, public=not private)
 
 
 # ---- errors and retries --------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 from voxstudio.languages import TRANSCRIPTION_LANGUAGES
-from voxstudio.models import is_repo_id
+from voxstudio.models import is_hub_id, is_repo_id
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 TEMPLATE_DIR = PACKAGE_DIR.parent / "demo_template"
@@ -235,6 +235,8 @@ def deploy_demo(
                 f"The model '{model_repo}' was not found on the Hub (or your token cannot see it): publish it first."
             ) from None
         raise
+    if base_model is None and any(s.rfilename == "adapter_config.json" for s in model.siblings or []):
+        _check_adapter_base(call(lambda: _adapter_base(api, model_repo), "read the adapter config"))
     secret = _space_secret(api, model_repo, bool(model.private), token, read_token)
     if card_summary is None:
         summary, languages = call(lambda: _card_summary(api, model_repo, token), "read the model card")
@@ -273,6 +275,23 @@ def deploy_demo(
                                           description="Read-only token for the private model"), "set the secret")
     report(1.0, f"Done: {url}")
     return str(url)
+
+
+def _adapter_base(api, model_repo: str) -> str:
+    """The base model an adapter repo names (``base_model_name_or_path`` of its adapter_config.json)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = api.hf_hub_download(model_repo, "adapter_config.json", local_dir=tmp)
+        return str(json.loads(Path(path).read_text(encoding="utf-8")).get("base_model_name_or_path") or "")
+
+
+def _check_adapter_base(base: str) -> None:
+    """Refuse, before anything is created, an adapter whose base no Space can download."""
+    if not is_hub_id(base):
+        raise ValueError(f"No demo Space can load this adapter: its base model ({base or 'unnamed'!r}) is not a "
+                         "model on the Hub; publish the merged model instead and deploy the demo for that, or "
+                         "pass the Hub base model with --base-model.")
 
 
 def _space_secret(api, model_repo: str, model_private: bool, token: str, read_token: str | None) -> str | None:

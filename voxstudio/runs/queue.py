@@ -15,7 +15,8 @@ import signal
 import time
 from pathlib import Path
 
-from voxstudio.runs import processes, runfolder, supervisor
+from voxstudio import workspace
+from voxstudio.runs import processes, rundata, runfolder, supervisor
 from voxstudio.runs.status import (
     LAUNCH_TIMEOUT_S,
     POLL_S,
@@ -40,6 +41,19 @@ class DuplicateRunError(ValueError):
         )
 
 
+def free_run_name(wanted: str) -> str:
+    """``wanted`` if no run has that name yet, else the first free ``wanted-2``, ``wanted-3`` … (a name is never
+    reused: a new run with an old run's name would mix their folders)."""
+    taken = {p.name for p in workspace.runs_dir().iterdir()} if workspace.runs_dir().is_dir() else set()
+    if wanted not in taken:
+        return wanted
+    stem = re.sub(r"-\d+$", "", wanted) or wanted
+    n = 2
+    while f"{stem}-{n}" in taken:
+        n += 1
+    return f"{stem}-{n}"
+
+
 def _refuse_secrets(data: dict) -> None:
     text = repr(data)
     token = (os.environ.get("HF_TOKEN") or "").strip()
@@ -53,7 +67,11 @@ def _settings(config: dict) -> dict:
 
 def create_run(cfg) -> Path:
     """Freeze ``cfg`` (a ``RunConfig``) into a new run folder, queued. Refuses an existing run name and
-    identical settings that are already queued or running (two Start clicks make one run)."""
+    identical settings that are already queued or running (two Start clicks make one run).
+
+    The run's data is frozen here too (``rundata.freeze``: the clips it uses, their WAVs linked into the run
+    folder), before config.json: clips recorded, edited or deleted afterwards do not change the run."""
+    cfg = cfg.replace(clip_list=rundata.CLIP_LIST)
     cfg.validate()
     data = cfg.to_dict()
     _refuse_secrets(data)
@@ -70,6 +88,7 @@ def create_run(cfg) -> Path:
     except FileExistsError:  # another Start click won the race
         raise taken from None
     try:
+        rundata.freeze(folder, cfg)  # ValueError: no such dataset, too few usable clips
         now = time.time()
         runfolder.write_status(folder, state="queued", phase="queued", step=0, total_steps=0,
                                created_at=now, queued_at=now, message="Waiting for its turn in the queue.")

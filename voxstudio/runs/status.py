@@ -39,7 +39,12 @@ class RunStatus:
     loss: float | None = None
     eta_s: float | None = None
     baseline_wer: float | None = None
-    best_wer: float | None = None
+    best_wer: float | None = None  # the kept checkpoint's WER; None when none was kept ("best" is never worse)
+    last_wer: float | None = None  # the latest evaluation's WER
+    finetuned_wer: float | None = None  # the output's WER, once the run finished
+    eval_clips: int | None = None  # how many clips those WERs rest on
+    selected_by: str = ""  # how the output was chosen (training.scoring.choice), once finished
+    worse_than_base: bool = False
     created_at: float = 0.0
     queued_at: float = 0.0
     started_at: float | None = None
@@ -96,6 +101,11 @@ def status(run: str) -> RunStatus:
         eta_s=st.get("eta_s"),
         baseline_wer=st.get("baseline_wer"),
         best_wer=st.get("best_wer"),
+        last_wer=st.get("last_wer"),
+        finetuned_wer=st.get("finetuned_wer"),
+        eval_clips=st.get("wer_clips", st.get("eval_clips")),
+        selected_by=st.get("selected_by") or "",
+        worse_than_base=bool(st.get("worse_than_base")),
         created_at=float(st.get("created_at") or 0.0),
         queued_at=float(st.get("queued_at") or 0.0),
         started_at=st.get("started_at"),
@@ -188,10 +198,21 @@ def results(run: str) -> dict:
 
 
 def utterance_audio(run: str, clip_id: str) -> bytes | None:
-    """WAV bytes of an evaluated clip (from the run's dataset), or None when the clip is gone."""
+    """WAV bytes of an evaluated clip: the run's own copy (its frozen clip list), or for a run made before clip
+    lists the dataset's; None when the clip is gone."""
     from voxstudio.data import dataset as dataset_mod
+    from voxstudio.runs import rundata
 
-    config = runfolder.read_json(run_folder(run) / runfolder.CONFIG, {}) or {}
+    folder = run_folder(run)
+    config = runfolder.read_json(folder / runfolder.CONFIG, {}) or {}
+    try:
+        frozen = rundata.load(folder, config)
+    except ValueError:
+        return None
+    if frozen is not None:
+        clip = frozen.get(clip_id)
+        path = frozen.path(clip) if clip is not None else None
+        return path.read_bytes() if path is not None and path.is_file() else None
     try:
         ds = dataset_mod.Dataset.open(config.get("dataset", ""))
         path = ds.audio_path(clip_id)

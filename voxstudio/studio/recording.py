@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from voxstudio.data import quality
 from voxstudio.studio.formatting import field_of, flag_lines
 
 CONSENT_TEXT = (
@@ -54,11 +55,22 @@ def phrase_card(text: str) -> str:
     )
 
 
-def show_flags(flags: Any) -> None:
-    """The quality verdict of a clip: ✓ or each flag with its suggestion."""
+def unused_sentence(flags: Any, reviewed: str = "") -> str:
+    """For a take the clean-take rule leaves out (``quality.unusable``): that training will not use it, and why;
+    "" for a take that is used."""
+    code = quality.unusable(flags, reviewed)
+    if code is None:
+        return ""
+    return (f"**This take is not used for training** ({quality.UNUSABLE[code]}) until you re-record it or mark "
+            "it fine on the Review page.")
+
+
+def show_flags(flags: Any, reviewed: str = "") -> None:
+    """The quality verdict of a clip: ✓ or each flag with its suggestion, and whether training will use it."""
     lines = flag_lines(flags)
     if not lines:
         st.success("✓ Saved. The take sounds fine.")
         return
+    unused = unused_sentence(flags, reviewed)
     st.warning("Saved, but please check:\n\n" + "\n".join(f"- {line}" for line in lines)
-               + "\n\nPress **Re-record** to replace this take.")
+               + (f"\n\n{unused}" if unused else "") + "\n\nPress **Re-record** to replace this take.")

@@ -12,9 +12,13 @@ from dataclasses import dataclass
 import streamlit as st
 
 from voxstudio.data import dataset as dataset_mod
+from voxstudio.data import quality
 from voxstudio.studio.formatting import flag_codes, flag_lines, fmt_duration
 
-EDITOR_COLUMNS = ("delete", "text", "duration_s", "language", "speaker", "flags", "split", "clip_id")
+EDITOR_COLUMNS = ("delete", "text", "duration_s", "language", "speaker", "flags", "training", "split", "clip_id")
+# ``?show=left-out`` opens the Review page on the clips a run leaves out (the Train page links there)
+SHOW_PARAM = "show"
+SHOW_LEFT_OUT = "left-out"
 HISTOGRAM_EDGES = (0, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30)
 
 
@@ -34,6 +38,7 @@ def clips_table(ds: dataset_mod.Dataset):
 
     clips = ds.clips()
     sides = selection.default_selection(clips).sides()
+    left = [quality.unusable(c.flags, c.reviewed) for c in clips]
     return pd.DataFrame(
         {
             "clip_id": [c.clip_id for c in clips],
@@ -44,18 +49,35 @@ def clips_table(ds: dataset_mod.Dataset):
             "flags": [", ".join(flag_codes(c.flags)) for c in clips],
             "flags_text": [" ".join(flag_lines(c.flags)) for c in clips],
             "flagged": [bool(c.flags) for c in clips],
+            "left_out": [code or "" for code in left],  # the unusable flag code that leaves it out, or ""
+            "kept": [c.reviewed == quality.KEEP for c in clips],  # marked fine on this page
+            "training": [training_label(c.flags, c.reviewed, code) for c, code in zip(clips, left)],
             "split": [sides.get(c.clip_id, "unused") for c in clips],
             "phrase_id": [c.phrase_id or "" for c in clips],
         }
     )
 
 
+def training_label(flags, reviewed: str, left_code: str | None) -> str:
+    """What training does with a clip, for the table: "" (no flags), "left out: too short", "kept: marked fine"
+    (an unusable clip the user keeps), "used" (its flags are advice only)."""
+    if not flags:
+        return ""
+    if left_code:
+        return f"left out: {quality.label(left_code)}"
+    if reviewed == quality.KEEP and quality.unusable(flags):
+        return "kept: marked fine"
+    return "used"
+
+
 def filter_table(table, *, flagged_only: bool = False, language: str | None = None,
-                 speaker: str | None = None, search: str = ""):
+                 speaker: str | None = None, search: str = "", left_out_only: bool = False):
     """Rows matching the Review filters (case-insensitive plain-text search, not a regex)."""
     mask = table["clip_id"].notna()
     if flagged_only:
         mask &= table["flagged"]
+    if left_out_only:
+        mask &= table["left_out"] != ""
     if language:
         mask &= table["language"] == language
     if speaker is not None:
@@ -78,6 +100,9 @@ def editor_columns() -> dict:
         "text": st.column_config.TextColumn("text (editable)", width="large"),
         "duration_s": st.column_config.NumberColumn("seconds", format="%.1f", width="small"),
         "flags": st.column_config.TextColumn("flags"),
+        "training": st.column_config.TextColumn(
+            "training", help="Flagged clips: left out of training and evaluation (mostly silence, too short, "
+            "clipped) until re-recorded or marked fine, kept (marked fine), or used (the flag is advice)"),
         "clip_id": st.column_config.TextColumn("clip", width="small"),
     }
 
@@ -120,12 +145,24 @@ def split_sentence(table) -> str:
         return "No clips yet."
     train, evaluation = table[table["split"] == "train"], table[table["split"] == "eval"]
     if evaluation.empty:
-        return (f"All {len(train)} clips train; evaluation needs at least two different phrases.")
+        return (f"All {len(train)} usable clips train; evaluation needs at least two different phrases.  \n"
+                + left_out_line(table))
     unused = table[table["split"] == "unused"]
     spare = (f"**Held out, not scored:** {len(unused)} clips (a run scores at most its max eval utterances)  \n"
              if not unused.empty else "")
     return (
         f"**Train:** {len(train)} clips · {fmt_duration(float(train['duration_s'].sum()))}  \n"
         f"**Eval:** {len(evaluation)} clips · {fmt_duration(float(evaluation['duration_s'].sum()))}  \n"
-        + spare + "Split by phrase with a fixed seed: the same phrase is never in both."
+        + spare + left_out_line(table) + "Split by phrase with a fixed seed: the same phrase is never in both."
     )
+
+
+def left_out_line(table) -> str:
+    """``**Left out:** 2 clips (1 mostly silence, 1 too short) …`` as a Markdown line; "" when none is."""
+    left = table[table["left_out"] != ""]
+    if left.empty:
+        return ""
+    counts = left["left_out"].value_counts()
+    why = ", ".join(f"{int(n)} {quality.label(code)}" for code, n in counts.items())
+    return (f"**Left out of training and evaluation:** {len(left)} clips ({why}); re-record them or mark them "
+            "fine below  \n")

@@ -105,12 +105,14 @@ def wizard_line(current: int | None) -> str:
     return " → ".join(parts)
 
 
-def link_to_step(number: int, label: str | None = None) -> None:
-    """A link to a wizard page that keeps ``?dataset=`` (the current dataset)."""
+def link_to_step(number: int, label: str | None = None, query: dict | None = None) -> None:
+    """A link to a wizard page that keeps ``?dataset=`` (the current dataset), plus ``query`` (e.g. the Review
+    page's ``?show=left-out`` filter)."""
     target = step(number)
     label = label or f"{target.number} · {target.name}"
+    params = {**(session.query_params() or {}), **(query or {})} or None
     try:
-        st.page_link(target.page, label=label, query_params=session.query_params())
+        st.page_link(target.page, label=label, query_params=params)
     except StreamlitAPIException:  # page not registered (e.g. a page run on its own): show the way
         st.markdown(f"{label}: open it from the sidebar.")
 

@@ -18,6 +18,7 @@ from transformers import TrainerCallback
 
 from voxstudio.inference import Transcriber
 from voxstudio.runs import runfolder
+from voxstudio.training import checkpoints, scoring
 from voxstudio.training.config import RunConfig
 from voxstudio.training.evaluate import Interrupted, summarize, transcribe_clips
 from voxstudio.training.selection import ClipRef
@@ -31,6 +32,8 @@ class RunCallback(TrainerCallback):
     ``save_model(model, folder)`` writes a loadable model (adapter or full) into ``folder``; ``best_dir`` is
     where the best checkpoint goes; ``should_stop()`` is the SIGTERM flag; ``log(line)`` writes train.log.
     ``trainer`` is set after the Trainer is built (Trackio gets eval_wer/eval_cer through ``trainer.log``).
+    Which evaluation becomes the best checkpoint is ``training.scoring``'s rule (``keeps``: <= the best so far,
+    starting at the base model's WER, ties to the later one; none below ``MIN_HELD_OUT`` eval clips).
     """
 
     def __init__(self, run_dir: Path, cfg: RunConfig, processor, eval_refs: list[ClipRef], baseline_rows: list[dict],
@@ -52,7 +55,8 @@ class RunCallback(TrainerCallback):
         self.start_step = 0
         self.t_last = 0.0
         self.eval_s = 0.0
-        self.best = (summarize(baseline_rows)["wer"] if baseline_rows else math.inf)
+        self.best = (summarize(baseline_rows)["wer"] if baseline_rows else math.inf)  # a checkpoint must match it
+        self.chooses = scoring.chooses_checkpoints(len(eval_refs))  # else the final weights are the output
         self.best_step = 0
         self.best_rows = None
         self.last_rows = None
@@ -71,7 +75,9 @@ class RunCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kw):
         self.t0, self.start_step = time.time(), state.global_step
-        best = runfolder.read_json(self.run_dir / BEST_JSON, None) if state.global_step > 0 else None
+        # what the best folder itself says it holds (a kill between its swap and best.json cannot mislead)
+        best = runfolder.read_json(self.best_dir / checkpoints.META, None) or runfolder.read_json(
+            self.run_dir / BEST_JSON, None) if state.global_step > 0 else None
         if best and best.get("step", 0) <= state.global_step and self.best_dir.exists():
             # resumed: the best checkpoint saved before the stop still counts
             self.best, self.best_step, self.best_rows = best["wer"], best["step"], best["rows"]
@@ -121,15 +127,27 @@ class RunCallback(TrainerCallback):
         self.log(f"step {state.global_step}: WER {s['wer']:.3f} CER {s['cer']:.3f} on {s['n']} clips")
         if self.trainer is not None:
             self.trainer.log({"eval_wer": s["wer"], "eval_cer": s["cer"]})
-        if s["wer"] < self.best or self.best_rows is None and s["wer"] <= self.best:
-            self.best, self.best_step, self.best_rows, self.bad_evals = s["wer"], state.global_step, rows, 0
-            self.save_model(model, self.best_dir)
-            runfolder.write_json_atomic(self.run_dir / BEST_JSON, {"step": state.global_step, **s, "rows": rows})
-        else:
-            self.bad_evals += 1
-        self.status(phase="training", best_wer=self.best if self.best < math.inf else None,
-                    last_wer=s["wer"], message="training")
+        improved = s["wer"] < self.best  # early stopping counts strict improvements only
+        if self.chooses and scoring.keeps(s["wer"], self.best):  # <= the best so far: ties go to the later one
+            self.best, self.best_step, self.best_rows = s["wer"], state.global_step, rows
+            best = {"step": state.global_step, **s, "rows": rows}
+            self.save_model(model, self.best_dir, best)  # the record travels inside the folder it describes
+            runfolder.write_json_atomic(self.run_dir / BEST_JSON, best)
+        elif improved:  # too few clips to choose a checkpoint: the best WER only paces early stopping
+            self.best = s["wer"]
+        self.bad_evals = 0 if improved else self.bad_evals + 1
+        # "best" only for a kept checkpoint, which by the rule is never worse than the base model
+        self.status(phase="training", best_wer=self.best if self.best_rows is not None else None,
+                    last_wer=s["wer"], eval_clips=s["n"], message="training")
         return True
+
+    def on_save(self, args, state, control, **kw):
+        """The Trainer has written every file of ``checkpoint-N``: only now may a resume start from it."""
+        if self.is_main:
+            folder = Path(args.output_dir) / f"{checkpoints.PREFIX}{state.global_step}"
+            if folder.is_dir():
+                checkpoints.mark_complete(folder)
+        return control
 
     def on_step_end(self, args, state, control, model=None, **kw):
         cfg = self.cfg

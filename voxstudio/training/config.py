@@ -11,6 +11,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +23,16 @@ from voxstudio.models import DEFAULT_BASE_MODEL, TINY
 METHODS = ("lora", "full")
 SCHEDULERS = ("cosine", "linear", "constant_with_warmup")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+# "none": every process holds the whole model (data parallel); "fsdp": weights, gradients and optimizer state
+# are sharded over the `gpus` processes (FSDP2 through accelerate), for a model whose training does not fit one GPU.
+SHARDINGS = ("none", "fsdp")
 ATTENTION_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP_TARGETS = ("gate_proj", "up_proj", "down_proj")
 ALL_TARGETS = ATTENTION_TARGETS + MLP_TARGETS
 PROJECTOR_TARGET = r"multi_modal_projector\.linear_[12]"
 # Keys that must never land in a saved config, whatever a caller passes.
 SECRET_KEYS = ("token", "hf_token", "api_key", "password")
+CLIP_LIST_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*\.json")  # a plain file name inside the run folder
 
 # Settings that make the in-code tiny model memorize a few clips in a few hundred CPU steps (measured).
 TINY_DEFAULTS = {
@@ -92,6 +97,10 @@ class RunConfig:
     max_grad_norm: float = 1.0
     max_new_tokens: int = 128
     gpus: int = 1
+    sharding: str = "none"  # SHARDINGS; "fsdp" needs gpus >= 2
+    # The run folder's frozen clip list (runs.rundata, written by create_run); "" = a run made before clip
+    # lists, whose clips are read from the dataset.
+    clip_list: str = ""
 
     def __post_init__(self):
         # One spelling per language (pt_BR, pt-BR → pt-br), as datasets store them; invalid entries are left
@@ -143,6 +152,12 @@ class RunConfig:
         _num(e, "max_grad_norm", self.max_grad_norm, lo=0, lo_open=True, hi=1000)
         _int(e, "max_new_tokens", self.max_new_tokens, 1, 4096)
         _int(e, "gpus", self.gpus, 1, 64)
+        if self.sharding not in SHARDINGS:
+            e["sharding"] = f"sharding must be one of {', '.join(SHARDINGS)} (got {self.sharding!r})"
+        elif self.sharding == "fsdp" and _is_int(self.gpus) and self.gpus < 2:
+            e["sharding"] = "FSDP shards the model over several GPUs: set gpus to 2 or more, or sharding to 'none'"
+        if not isinstance(self.clip_list, str) or (self.clip_list and not CLIP_LIST_RE.fullmatch(self.clip_list)):
+            e["clip_list"] = "clip list must be a file name in the run folder such as 'clips.json' (or empty)"
         return e
 
     def validate(self) -> RunConfig:
@@ -221,10 +236,20 @@ def new_config(**fields) -> RunConfig:
     return RunConfig.from_dict(base)
 
 
-def preset(name: str, minutes_of_audio: float, clips: int) -> dict:
+# Full fine-tuning moves every weight of the text model: the same preset uses a tenth of LoRA's learning rate.
+FULL_LR_FACTOR = 0.1
+
+
+def method_learning_rate(method: str, lora_rate: float) -> float:
+    """The learning rate a preset (given for LoRA) means for ``method``."""
+    return lora_rate if method == "lora" else lora_rate * FULL_LR_FACTOR
+
+
+def preset(name: str, minutes_of_audio: float, clips: int, method: str = "lora") -> dict:
     """Overrides for preset ``name`` sized to the data: optimizer steps grow with minutes of audio, bounded.
 
-    Steps are also at least two passes over the clips so that small datasets are seen more than once.
+    Steps are also at least two passes over the clips so that small datasets are seen more than once; the
+    learning rate is the method's (full fine-tuning: ``FULL_LR_FACTOR`` of LoRA's).
     """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
@@ -234,7 +259,7 @@ def preset(name: str, minutes_of_audio: float, clips: int) -> dict:
     steps = int(min(p["max_steps"], max(p["min_steps"], by_minutes, two_passes)))
     return {
         "max_steps": steps,
-        "learning_rate": p["learning_rate"],
+        "learning_rate": method_learning_rate(method, p["learning_rate"]),
         "warmup_steps": max(5, steps // 20),
         "eval_every": min(p["eval_every"], max(10, steps // 4)),
         "batch_size": 4,
@@ -282,6 +307,16 @@ def resolve_precision(cfg: RunConfig, cuda: bool, bf16_ok: bool) -> str:
     return "bf16" if bf16_ok else "fp16"
 
 
+def fsdp_settings(cfg: RunConfig) -> dict | None:
+    """``fsdp_config`` for ``sharding="fsdp"`` (None otherwise): FSDP2; every encoder and decoder layer is its own
+    shard unit (the model's ``_no_split_modules``); checkpoints hold the full state dict (loadable like any
+    model, and what resume reads); FSDP's activation checkpointing when gradient checkpointing is on."""
+    if cfg.sharding != "fsdp":
+        return None
+    return {"version": 2, "auto_wrap_policy": "TRANSFORMER_BASED_WRAP", "reshard_after_forward": True,
+            "state_dict_type": "FULL_STATE_DICT", "activation_checkpointing": cfg.gradient_checkpointing}
+
+
 def to_training_arguments(cfg: RunConfig, output_dir: str | Path, *, report_to: str | list[str] = "trackio",
                           cuda: bool | None = None, bf16_ok: bool | None = None, **overrides):
     """transformers ``TrainingArguments`` for ``cfg`` — the ONE place this mapping lives."""
@@ -293,6 +328,7 @@ def to_training_arguments(cfg: RunConfig, output_dir: str | Path, *, report_to: 
         cuda = torch.cuda.is_available() if cuda is None else cuda
         bf16_ok = (cuda and torch.cuda.is_bf16_supported()) if bf16_ok is None else bf16_ok
     precision = resolve_precision(cfg, cuda, bf16_ok)
+    fsdp = fsdp_settings(cfg)
     kwargs = dict(
         output_dir=str(output_dir),
         run_name=cfg.run_name,
@@ -315,8 +351,11 @@ def to_training_arguments(cfg: RunConfig, output_dir: str | Path, *, report_to: 
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         optim="adamw_torch_fused" if cuda else "adamw_torch",
-        activation_checkpointing=cfg.gradient_checkpointing,
-        activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
+        # under FSDP, FSDP's own activation checkpointing (fsdp_config) instead: no redundant all-gather in backward
+        activation_checkpointing=cfg.gradient_checkpointing and not fsdp,
+        activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing and not fsdp else None,
+        fsdp=True if fsdp else None,
+        fsdp_config=fsdp,
         train_sampling_strategy="group_by_length",
         remove_unused_columns=False,
         logging_steps=1,
@@ -379,4 +418,6 @@ def cli_command(cfg: RunConfig) -> str:
     parts += ["--eval-every", str(cfg.eval_every), "--seed", str(cfg.seed)]
     if cfg.gpus != 1:
         parts += ["--gpus", str(cfg.gpus)]
+    if cfg.sharding == "fsdp":
+        parts += ["--fsdp"]
     return " ".join(shlex.quote(p) for p in parts)

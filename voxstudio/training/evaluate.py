@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 
 from voxstudio.runs import runfolder
+from voxstudio.runs.rundata import select_clips
 from voxstudio.training import scoring
 from voxstudio.training.config import RunConfig
-from voxstudio.training.selection import ClipRef, select_clips
+from voxstudio.training.selection import ClipRef
 
 
 class Interrupted(Exception):
@@ -79,7 +80,7 @@ def evaluate_run(run_dir: Path, split: str = "eval", device=None) -> dict:
     output = run_dir / runfolder.OUTPUT
     if not runfolder.finished(run_dir):
         raise FileNotFoundError(f"run '{cfg.run_name}' has no trained model yet (no {output}); train it first")
-    train, held, note = select_clips(cfg)
+    train, held, note = select_clips(cfg, run_dir)
     refs = held if split == "eval" else train[: cfg.max_eval_utterances]
     transcriber = load_transcriber(str(output), base_model=resolve_model(cfg.base_model), device=device)
     rows = transcribe_clips(transcriber, refs, cfg.max_new_tokens)

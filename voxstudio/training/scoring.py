@@ -107,3 +107,115 @@ def delta(before: float | None, after: float | None) -> str | None:
     """The move as a signed sentence part, ``"-5.0 points"`` (a metric's delta); None when either is missing."""
     change = points(before, after)
     return None if change is None else f"{change:+.1f} points"
+
+
+# ----- which weights a run keeps, and what may be said about them (trainer, pages, card, CLI) -----
+# The one rule: the trainer evaluates every ``eval_every`` steps; an evaluation is kept as "best" only when its WER
+# is <= the best so far, which starts at the base model's WER (ties go to the later checkpoint: it trained longer
+# for the same score). Below MIN_HELD_OUT scored clips a WER is an anecdote, so it chooses nothing: the run keeps
+# its final weights. When no evaluation matched the base, the final weights are kept and called worse, not best.
+MIN_HELD_OUT = 5
+BY_BEST_WER = "best held-out WER"
+BY_BEST_TRAIN_WER = "best WER on the training clips (no held-out set)"
+NO_CHECKPOINT_BEAT_BASE = "final weights (no checkpoint beat the base)"
+
+
+def chooses_checkpoints(n_clips: int) -> bool:
+    """Whether a WER on ``n_clips`` clips is enough to choose between checkpoints (``MIN_HELD_OUT`` or more)."""
+    return int(n_clips or 0) >= MIN_HELD_OUT
+
+
+def keeps(wer: float, best: float) -> bool:
+    """Whether an evaluation's ``wer`` replaces the best so far (``best``: the base model's WER at first).
+    A tie goes to the later checkpoint."""
+    return float(wer) <= float(best)
+
+
+def is_worse(baseline: float | None, finetuned: float | None) -> bool:
+    """The fine-tuned WER is above the base model's (False when either is unknown)."""
+    return baseline is not None and finetuned is not None and float(finetuned) > float(baseline)
+
+
+def too_few_clips(n_clips: int, held_out: bool = True) -> str:
+    """``selected_by`` when the WER set was too small to choose: "final weights (held-out set of 1 < 5 clips)"."""
+    return f"final weights ({'held-out' if held_out else 'WER'} set of {n_clips} < {MIN_HELD_OUT} clips)"
+
+
+def choice(n_clips: int, kept: bool, baseline: float | None, finetuned: float | None, *, held_out: bool = True,
+           best_step: int | None = None) -> dict:
+    """How a run's output was chosen, as the trainer records it in eval_results.json, train_results.json and
+    status.json: ``selected_by``, ``worse_than_base``, ``wer_clips`` (what the WER rests on), ``selection_bias``
+    (the same clips chose the checkpoint and measured it) and ``best_step`` (the kept evaluation's step).
+    ``kept``: an evaluation was kept as best (and its weights are the output)."""
+    if kept:
+        selected_by = BY_BEST_WER if held_out else BY_BEST_TRAIN_WER
+    elif not chooses_checkpoints(n_clips):
+        selected_by = too_few_clips(n_clips, held_out)
+    else:
+        selected_by = NO_CHECKPOINT_BEAT_BASE
+    return {"selected_by": selected_by, "worse_than_base": is_worse(baseline, finetuned), "wer_clips": int(n_clips),
+            "selection_bias": bool(kept), "best_step": best_step if kept else None}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a finished (or measured) run may claim, read from its eval_results.json (or a card's results)."""
+
+    baseline: float | None = None
+    finetuned: float | None = None
+    wer_clips: int = 0
+    held_out: bool = True
+    selected_by: str = ""  # "" for runs recorded before the rule
+    worse_than_base: bool = False
+    selection_bias: bool = False
+    best_step: int | None = None
+
+    @property
+    def too_few(self) -> bool:
+        return not chooses_checkpoints(self.wer_clips)
+
+    @property
+    def rests_on(self) -> str:
+        """'1 held-out clip', '35 held-out clips', '6 training clips'."""
+        n = self.wer_clips
+        return f"{n} {'held-out' if self.held_out else 'training'} clip{'' if n == 1 else 's'}"
+
+    def worse_sentence(self) -> str:
+        """The plain warning when fine-tuning made the model worse ('' otherwise)."""
+        if not self.worse_than_base:
+            return ""
+        return (f"The fine-tuned model is worse than the base model: WER {percent(self.finetuned)} against "
+                f"{percent(self.baseline)} on {self.rests_on}.")
+
+    def few_clips_sentence(self) -> str:
+        """The warning when the WER rests on fewer than ``MIN_HELD_OUT`` clips ('' otherwise)."""
+        if not self.too_few:
+            return ""
+        return (f"The WER rests on {self.rests_on}: too few (under {MIN_HELD_OUT}) to tell checkpoints apart, so "
+                "the run kept its final weights. Treat these numbers as anecdotes, not measurements.")
+
+    def bias_sentence(self) -> str:
+        """The selection-bias note when the WER set also chose the checkpoint ('' otherwise)."""
+        if not self.selection_bias:
+            return ""
+        at = f" (step {self.best_step})" if self.best_step else ""
+        return (f"The same {self.rests_on} chose this checkpoint{at} and measured it, so its WER is slightly "
+                "optimistic.")
+
+
+def outcome(doc: dict | None) -> Outcome:
+    """The claims of a run from its eval_results.json document (or a model card's ``results`` facts). Runs
+    recorded before the rule have no ``selected_by``: worse-than-base and the clip count are worked out."""
+    doc = doc or {}
+    base, tuned = doc.get("baseline") or {}, doc.get("finetuned") or {}
+    before, after = base.get("wer"), tuned.get("wer")
+    utterances = doc.get("utterances")
+    n = doc.get("wer_clips")
+    if n is None:
+        n = tuned.get("n") or base.get("n") or (len(utterances) if isinstance(utterances, list) else utterances)
+    worse = doc.get("worse_than_base")
+    return Outcome(baseline=before, finetuned=after, wer_clips=int(n or 0),
+                   held_out=bool(doc.get("held_out", not doc.get("note"))),
+                   selected_by=str(doc.get("selected_by") or ""),
+                   worse_than_base=is_worse(before, after) if worse is None else bool(worse),
+                   selection_bias=bool(doc.get("selection_bias")), best_step=doc.get("best_step"))

@@ -1,15 +1,18 @@
-"""Which clips a run trains and evaluates on: the language filter, the train/eval split, the minimum count.
+"""Which clips a run trains and evaluates on: the language filter, clean takes, the train/eval split, the minimum.
 
 Stdlib only at import time: the Review page and the queue's preflight use it without loading torch. One rule
 for the trainer, ``voxstudio evaluate``, the Review table's split column and the model card's data facts:
 
 1. keep the clips in the run's languages (empty = every language);
-2. split *those* by phrase (``data.summary.split_clips``: deterministic per seed, the same phrase never on
+2. clean takes only: leave out the clips with an unusable flag (``data.quality.unusable``: mostly silence, too
+   short, clipped) unless the user marked them fine on the Review page; they are neither trained on nor scored,
+   and ``Selection.left_out`` lists them with the flag code that left each out;
+3. split *the rest* by phrase (``data.summary.split_clips``: deterministic per seed, the same phrase never on
    both sides). Filtering first means the held-out set is drawn only from the languages trained on and is
    ``eval_fraction`` of them, whatever else the dataset holds;
-3. score at most ``max_eval`` held-out clips; the rest (``spare``) stay out of training too, so the
+4. score at most ``max_eval`` held-out clips; the rest (``spare``) stay out of training too, so the
    split of a phrase never depends on the cap;
-4. without a held-out side (``eval_fraction`` 0, or a single phrase) WER is measured on the training
+5. without a held-out side (``eval_fraction`` 0, or a single phrase) WER is measured on the training
    clips — memorisation, not generalisation — and the note says so.
 """
 
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
 
 MIN_CLIPS = 2  # the trainer needs something to train on and something to measure
 NO_HELD_OUT = "no held-out clips: WER is measured on the training clips"
+LEFT_OUT = "left out"  # the side of an unusable clip (Review table's split column)
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,8 @@ class ClipRef:
 
 @dataclass(frozen=True)
 class Selection:
-    """The clips of one run: ``train``, ``held`` (scored for WER), ``spare`` (held out beyond the cap, unused).
+    """The clips of one run: ``train``, ``held`` (scored for WER), ``spare`` (held out beyond the cap, unused),
+    ``left_out`` (``(clip, code)``: in the run's languages but unusable; ``quality.UNUSABLE[code]`` says why).
 
     With a ``note`` (no held-out side), ``held`` is the first clips of ``train``: WER on training clips.
     """
@@ -50,11 +55,13 @@ class Selection:
     held: list
     note: str = ""
     spare: list = field(default_factory=list)
+    left_out: list = field(default_factory=list)
 
     def sides(self) -> dict[str, str]:
-        """``{clip_id: "train" | "eval" | "unused"}`` of the selected clips ("unused": spare); a clip on both
-        sides (no held-out set) counts as training. Clips of other languages are absent."""
-        out = {c.clip_id: "unused" for c in self.spare}
+        """``{clip_id: "train" | "eval" | "unused" | "left out"}`` ("unused": spare; "left out": unusable); a
+        clip on both sides (no held-out set) counts as training. Clips of other languages are absent."""
+        out = {c.clip_id: LEFT_OUT for c, _ in self.left_out}
+        out.update({c.clip_id: "unused" for c in self.spare})
         out.update({c.clip_id: "eval" for c in self.held})
         out.update({c.clip_id: "train" for c in self.train})
         return out
@@ -66,30 +73,72 @@ def in_languages(clips: Iterable, languages: Sequence[str] | None) -> list:
     return [c for c in clips if not wanted or c.language in wanted]
 
 
+def clean_takes(clips: Iterable) -> tuple[list, list]:
+    """``(usable, left_out)``: the clips the clean-take rule keeps, and ``(clip, code)`` for the others (the
+    first unusable flag code; a clip marked fine on the Review page is kept). Pure."""
+    from voxstudio.data import quality  # lazily: this module stays stdlib-only at import
+
+    usable, left = [], []
+    for c in clips:
+        code = quality.unusable(getattr(c, "flags", ()), getattr(c, "reviewed", ""))
+        if code is None:
+            usable.append(c)
+        else:
+            left.append((c, code))
+    return usable, left
+
+
+def left_out_counts(left_out: Iterable) -> dict[str, int]:
+    """``{code: clips}`` of ``Selection.left_out``, the most frequent reason first."""
+    counts: dict[str, int] = {}
+    for _, code in left_out:
+        counts[code] = counts.get(code, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def left_out_summary(left_out: Iterable) -> str:
+    """``"3 left out (2 mostly silence, 1 too short)"``; "" when none is."""
+    counts = left_out_counts(left_out)
+    if not counts:
+        return ""
+    from voxstudio.data import quality
+
+    parts = ", ".join(f"{n} {quality.label(code)}" for code, n in counts.items())
+    return f"{sum(counts.values())} left out ({parts})"
+
+
 def shortage(clips: Iterable, languages: Sequence[str] | None, dataset: str) -> str | None:
-    """The refusal sentence when fewer than ``MIN_CLIPS`` clips are in ``languages``; None when enough."""
-    n = len(in_languages(clips, languages))
+    """The refusal sentence when fewer than ``MIN_CLIPS`` usable clips are in ``languages``; None when enough.
+
+    Counts the clips the run would really use (clean takes), and says how many were left out and why."""
+    usable, left = clean_takes(in_languages(clips, languages))
+    n = len(usable)
     if n >= MIN_CLIPS:
         return None
     which = f" in {', '.join(languages)}" if languages else ""
-    return (f"Dataset '{dataset}' has {n} clip(s){which}; record at least {MIN_CLIPS} "
-            "(a few dozen for a useful model) before training.")
+    if not left:
+        return (f"Dataset '{dataset}' has {n} clip(s){which}; record at least {MIN_CLIPS} "
+                "(a few dozen for a useful model) before training.")
+    return (f"Dataset '{dataset}' has {n} usable clip(s){which}, {left_out_summary(left)}: re-record those or "
+            f"mark them fine on the Review page; training needs at least {MIN_CLIPS} usable clips "
+            "(a few dozen for a useful model).")
 
 
 def select(clips: Iterable, languages: Sequence[str] | None = (), eval_fraction: float = 0.1, seed: int = 0,
            max_eval: int | None = None) -> Selection:
-    """Filter by language, then split by phrase; pure (any objects with clip_id/text/language/phrase_id)."""
-    kept = in_languages(clips, languages)
+    """Filter by language, leave out unusable clips, then split by phrase; pure (any objects with
+    clip_id/text/language/phrase_id, and flags/reviewed when they have them)."""
+    kept, left = clean_takes(in_languages(clips, languages))
     if 0 < float(eval_fraction) < 1:
         train, held = summary.split_clips(kept, seed=seed, eval_fraction=eval_fraction)
     else:
         train, held = kept, []
     if not held or not train:
         scored = kept if max_eval is None else kept[:max_eval]
-        return Selection(list(kept), list(scored), NO_HELD_OUT if kept else "", [])
+        return Selection(list(kept), list(scored), NO_HELD_OUT if kept else "", [], left)
     if max_eval is None:
-        return Selection(train, held)
-    return Selection(train, held[:max_eval], "", held[max_eval:])
+        return Selection(train, held, left_out=left)
+    return Selection(train, held[:max_eval], "", held[max_eval:], left)
 
 
 def select_run(cfg: RunConfig, ds: Dataset | None = None) -> Selection:

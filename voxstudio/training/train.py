@@ -20,9 +20,10 @@ from pathlib import Path
 
 from voxstudio import workspace
 from voxstudio.runs import runfolder
+from voxstudio.runs.rundata import select_clips
+from voxstudio.training import checkpoints, scoring
 from voxstudio.training.config import RunConfig, to_lora_config, to_training_arguments
 from voxstudio.training.evaluate import Interrupted, eval_results, summarize, transcribe_clips
-from voxstudio.training.selection import select_clips
 
 # How often status.json and the progress line are written (seconds; 0 = every step, e.g. for debugging).
 STATUS_EVERY_S = float(os.environ.get("VOXSTUDIO_STATUS_EVERY_S", "2.0"))
@@ -96,7 +97,7 @@ def load_model_and_processor(cfg: RunConfig, cuda: bool, bf16: bool):
         raise ValueError(
             f"could not load base model '{cfg.base_model}'"
             + (" (offline: HF_HUB_OFFLINE=1)" if offline else "")
-            + ". Download it once while online (huggingface-cli download " + cfg.base_model + ") or set the base "
+            + ". Download it once while online (`hf download " + cfg.base_model + "`) or set the base "
             "model to a local folder that holds config.json, the weights and the tokenizer. Detail: "
             + str(exc).splitlines()[0]
         ) from None
@@ -112,8 +113,8 @@ def prepare_model(model, cfg: RunConfig):
         for p in model.parameters():
             p.requires_grad_(False)
         model = get_peft_model(model, to_lora_config(cfg))
-        if cfg.gradient_checkpointing:
-            model.enable_input_require_grads()
+        # no enable_input_require_grads(): checkpointing is non-reentrant, and that hook would also make the
+        # frozen audio tower's first convolution require grad (backprop through 0.64 B frozen parameters)
     elif cfg.freeze_audio_tower:
         for p in model.model.audio_tower.parameters():
             p.requires_grad_(False)
@@ -123,10 +124,12 @@ def prepare_model(model, cfg: RunConfig):
     return model
 
 
-def save_output(model, processor, folder: Path, cfg: RunConfig, base_source: str) -> None:
-    """Adapter (LoRA) or full model + processor files, written aside and renamed into place."""
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+def save_output(model, processor, folder: Path, cfg: RunConfig, base_source: str, meta: dict | None = None) -> None:
+    """Adapter (LoRA) or full model + processor files, written aside and swapped in (a kill keeps old or new).
+
+    ``meta`` (e.g. the best checkpoint's step and WER) is saved inside the folder, so it always describes the
+    weights next to it."""
+    tmp = checkpoints.staging(folder)
     model.save_pretrained(tmp)
     processor.save_pretrained(tmp)
     if cfg.method == "lora":
@@ -134,8 +137,9 @@ def save_output(model, processor, folder: Path, cfg: RunConfig, base_source: str
         data = json.loads(path.read_text(encoding="utf-8"))
         data["base_model_name_or_path"] = base_source
         path.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
+    if meta is not None:
+        runfolder.write_json_atomic(tmp / checkpoints.META, meta)
+    checkpoints.swap_in(tmp, folder)
 
 
 # ----- main -----
@@ -160,7 +164,7 @@ def train(run_dir: Path, resume: bool) -> int:
         f"{'cuda' if cuda else 'cpu'}, world size {os.environ.get('WORLD_SIZE', '1')}")
 
     # 2. data
-    train_refs, eval_refs, note = select_clips(cfg)
+    train_refs, eval_refs, note = select_clips(cfg, run_dir)  # the run's frozen clips
     log(f"data: {len(train_refs)} training clips, {len(eval_refs)} evaluation clips" + (f" ({note})" if note else ""))
     model, processor, base_source = load_model_and_processor(cfg, cuda, bf16)
     from voxstudio.training.collator import VoxtralCollator
@@ -168,9 +172,14 @@ def train(run_dir: Path, resume: bool) -> int:
 
     train_set = build_features(processor, train_refs, log=log)
 
-    # 3. model
+    # 3. model (the frozen encoder part runs without autograd, each chunk once: training/encoder.py)
     torch.manual_seed(cfg.seed)
     model = prepare_model(model, cfg)
+    from voxstudio.training import encoder
+
+    encoder_cache = encoder.install(model, workspace.cache_dir() / encoder.CACHE_SUBDIR, base_source)
+    if encoder_cache is not None:
+        log(f"encoder: frozen {encoder_cache.stage} outputs cached per 30 s chunk in {encoder_cache.folder}")
     device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if cuda else torch.device("cpu")
 
     # 4. baseline (before the first step; reused on resume)
@@ -191,20 +200,24 @@ def train(run_dir: Path, resume: bool) -> int:
         runfolder.write_json_atomic(run_dir / runfolder.EVAL_RESULTS,
                                     {**doc, "baseline_rows": baseline_rows,
                                      "clip_ids": [r.clip_id for r in eval_refs]})
-        status(run_dir, baseline_wer=b["wer"])
+        status(run_dir, baseline_wer=b["wer"], eval_clips=b["n"])
     if Stop.requested:
         raise Interrupted()
 
     # 5. train
     from transformers import Trainer
-    from transformers.trainer_utils import get_last_checkpoint
 
     ckpt_dir = run_dir / runfolder.CHECKPOINTS
+    if is_main():  # leftovers of a kill: half-done folder swaps, half-written checkpoints
+        checkpoints.recover(run_dir / runfolder.OUTPUT, log)
+        checkpoints.recover(ckpt_dir / BEST_DIR, log)
+        checkpoints.remove_incomplete(ckpt_dir, log)
     args = to_training_arguments(cfg, ckpt_dir, report_to="trackio", cuda=cuda, bf16_ok=bf16)
     from voxstudio.training.callback import RunCallback
 
     callback = RunCallback(run_dir, cfg, processor, eval_refs, baseline_rows or [],
-                           save_model=lambda m, folder: save_output(m, processor, folder, cfg, base_source),
+                           save_model=lambda m, folder, meta=None: save_output(m, processor, folder, cfg, base_source,
+                                                                               meta),
                            best_dir=ckpt_dir / BEST_DIR, should_stop=lambda: Stop.requested, log=log,
                            rank=rank(), world_size=int(os.environ.get("WORLD_SIZE", "1")),
                            status_every_s=STATUS_EVERY_S)
@@ -218,35 +231,42 @@ def train(run_dir: Path, resume: bool) -> int:
             "lora": to_lora_config(cfg).to_dict() if cfg.method == "lora" else None,
             "base_model_source": base_source, "train_clips": len(train_refs), "eval_clips": len(eval_refs),
         })
-    last = get_last_checkpoint(str(ckpt_dir)) if resume and ckpt_dir.exists() else None
+    latest = checkpoints.latest_complete(ckpt_dir) if resume else None
+    last = str(latest) if latest else None
     if resume:
         log(f"resuming from {last}" if last else "no checkpoint to resume from: starting from step 0")
     result = trainer.train(resume_from_checkpoint=last)
     if callback.stopped or Stop.requested:
         raise Interrupted()
 
-    # 6. final outputs (rank 0)
+    # 6. final outputs (rank 0): the kept checkpoint, else the final weights (training.scoring's rule)
     if is_main():
         final_rows = callback.best_rows
         best_dir = ckpt_dir / BEST_DIR
-        if final_rows is not None and best_dir.exists():
-            shutil.rmtree(run_dir / runfolder.OUTPUT, ignore_errors=True)
-            shutil.copytree(best_dir, run_dir / runfolder.OUTPUT)
+        kept = final_rows is not None and best_dir.exists()
+        if kept:
+            staged = checkpoints.staging(run_dir / runfolder.OUTPUT)
+            shutil.copytree(best_dir, staged)
+            checkpoints.swap_in(staged, run_dir / runfolder.OUTPUT)
             log(f"output: best checkpoint (step {callback.best_step}, WER {callback.best:.3f})")
-        else:  # no evaluation beat the baseline: keep the final weights, report them honestly
+        else:  # too few eval clips to choose, or no evaluation matched the base: the final weights, said so
             save_output(trainer.model, processor, run_dir / runfolder.OUTPUT, cfg, base_source)
             final_rows = callback.last_rows
         doc = eval_results(baseline_rows or [], final_rows, note)
+        before, after = (doc["baseline"] or {}).get("wer"), (doc["finetuned"] or {}).get("wer")
+        chosen = scoring.choice(len(eval_refs), kept, before, after, held_out=not note, best_step=callback.best_step)
+        log(f"output: {chosen['selected_by']}, WER on {len(eval_refs)} clips"
+            + (": WORSE than the base model" if chosen["worse_than_base"] else ""))
         runfolder.write_json_atomic(run_dir / runfolder.EVAL_RESULTS,
-                                    {**doc, "baseline_rows": baseline_rows,
+                                    {**doc, **chosen, "baseline_rows": baseline_rows,
                                      "clip_ids": [r.clip_id for r in eval_refs]})
         metrics = dict(result.metrics)
-        metrics.update({"best_wer": doc["finetuned"]["wer"] if doc["finetuned"] else None,
-                        "baseline_wer": doc["baseline"]["wer"] if doc["baseline"] else None,
-                        "best_step": callback.best_step, "global_step": result.global_step})
+        # best_wer: only a kept checkpoint is "best" (never worse than the base); finetuned_wer: the output's WER
+        metrics.update({"finetuned_wer": after, "best_wer": after if kept else None, "baseline_wer": before,
+                        "global_step": result.global_step, **chosen})
         runfolder.write_json_atomic(run_dir / runfolder.TRAIN_RESULTS, metrics)
         status(run_dir, state="succeeded", phase="done", step=result.global_step, eta_s=0,
-               best_wer=metrics["best_wer"], message="finished")
+               best_wer=metrics["best_wer"], finetuned_wer=after, **chosen, message="finished")
         log(f"done: {result.global_step} steps, loss {result.training_loss:.4f}; output in {run_dir / 'output'}")
     return 0
 
