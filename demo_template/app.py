@@ -3,6 +3,8 @@
 It loads exactly what the deployer set: ``HF_MODEL_ID`` (and ``BASE_MODEL_ID`` when that repo is a LoRA
 adapter). If those weights cannot be loaded the page shows the error and ``transcribe`` raises: this demo
 never answers with another model. ``inference.py`` next to this file is voxstudio's own inference module.
+``DEFAULT_LANGUAGE`` (set at deploy time for a model trained on one language) is the language preselected, so
+the prompt carries the ``lang:xx`` hint training used; "auto" (no hint) stays on offer.
 """
 
 from __future__ import annotations
@@ -42,6 +44,21 @@ def demo_config() -> dict:
         return json.loads((HERE / "demo.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
+
+
+def default_language() -> str:
+    """The preselected language: the Space variable DEFAULT_LANGUAGE ('pt-BR' -> 'pt'), else auto."""
+    code = os.environ.get("DEFAULT_LANGUAGE", "").strip().lower().replace("_", "-").split("-")[0]
+    return code if code and code != AUTO else AUTO
+
+
+def language_options(config: dict) -> tuple[list[str], str]:
+    """(the dropdown's codes, auto first; the preselected one), the default offered even when the card omits it."""
+    languages = [AUTO] + [code for code in config.get("languages") or LANGUAGE_NAMES]
+    preset = default_language()
+    if preset not in languages:
+        languages.insert(1, preset)
+    return languages, preset
 
 
 _STATE: dict = {}
@@ -124,7 +141,7 @@ def transcribe(audio, language: str = AUTO) -> tuple[str, str]:
 def build_demo() -> gr.Blocks:
     config = demo_config()
     title = config.get("title") or "Voxtral demo"
-    languages = [AUTO] + [code for code in config.get("languages") or LANGUAGE_NAMES]
+    languages, preset = language_options(config)
     error = load_error()
     with gr.Blocks(title=title) as demo:
         gr.Markdown(f"# {title}")
@@ -137,7 +154,7 @@ def build_demo() -> gr.Blocks:
                 audio = gr.Audio(sources=["microphone", "upload"], type="numpy", label="Your voice")
                 language = gr.Dropdown(
                     [(LANGUAGE_NAMES.get(code, code) if code != AUTO else "auto (detect)", code) for code in languages],
-                    value=AUTO,
+                    value=preset,
                     label="Language",
                 )
                 button = gr.Button("Transcribe", variant="primary", interactive=error is None)

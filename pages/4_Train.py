@@ -124,7 +124,8 @@ def live_panel(run: str, was_active: bool) -> None:
                models.TINY else "with few clips this happens: record more, train longer or lower the "
                "learning rate")
         if claims and claims.worse_than_base:
-            st.warning(f"{claims.worse_sentence()} Fine-tuning made it worse ({why}). See which utterances fail:")
+            st.warning(f"{done} The fine-tuned model is worse than the base model ({why}): do not publish it as an "
+                       "improvement. See which utterances fail:")
         elif change is not None and change >= 0:
             st.warning(f"{done} Fine-tuning did not lower the error rate ({why}). See which utterances fail:")
         else:

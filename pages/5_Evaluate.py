@@ -1,5 +1,8 @@
 """Step 5: did fine-tuning help? Baseline vs fine-tuned WER/CER, and every held-out utterance word by word.
 
+Rates with the language hint (each clip's ``lang:xx``, what training mostly prompts and inference defaults to)
+and, below them, without it (auto mode: the model detects the language), measured at the end of training.
+
 Reads the run's eval_results.json (written by the trainer with the same inference code as the Try page);
 no model is loaded here, so the page is instant.
 """
@@ -73,6 +76,20 @@ cols[1].metric("Fine-tuned WER", scoring.percent(after), delta=scoring.delta(bef
                delta_color="inverse" if scoring.points(before, after) else "off")
 cols[2].metric("Baseline CER", scoring.percent(base.get("cer")))
 cols[3].metric("Fine-tuned CER", scoring.percent(tuned.get("cer")))
+auto = results.get("auto") or {}
+auto_base, auto_tuned = auto.get("baseline") or {}, auto.get("finetuned") or {}
+st.caption("With the language hint (each clip's `lang:xx`), as the run was trained and as Try, "
+           "`voxstudio transcribe` and the demo Space prompt by default. Without it (auto, the model detects "
+           "the language):")
+cols = st.columns(4)
+before_auto, after_auto = auto_base.get("wer"), auto_tuned.get("wer")
+cols[0].metric("Baseline WER (auto)", scoring.percent(before_auto))
+cols[1].metric("Fine-tuned WER (auto)", scoring.percent(after_auto), delta=scoring.delta(before_auto, after_auto),
+               delta_color="inverse" if scoring.points(before_auto, after_auto) else "off")
+cols[2].metric("Baseline CER (auto)", scoring.percent(auto_base.get("cer")))
+cols[3].metric("Fine-tuned CER (auto)", scoring.percent(auto_tuned.get("cer")))
+if not auto_tuned:
+    st.caption("Auto mode is measured when training ends; runs trained before voxstudio measured it have none.")
 if results.get("note"):
     st.caption(f"Note: {results['note']}.")
 claims = scoring.outcome(results)  # the trainer's record: what the WER rests on, how the output was chosen
@@ -81,20 +98,24 @@ st.caption(f"These rates rest on {claims.rests_on}."
            + (f" {claims.bias_sentence()}" if claims.selection_bias else ""))
 if claims.worse_than_base:
     st.warning(f"{claims.worse_sentence()} Fine-tuning did not help: do not publish this model as an improvement.")
-if claims.too_few:
+if claims.too_few and claims.finetuned is not None:
     st.warning(claims.few_clips_sentence())
 
 utterances = results.get("utterances") or []
 st.subheader(f"Per utterance ({len(utterances)})")
 st.dataframe([{
     "reference": u["reference"], "baseline": shown_text(u.get("baseline")), "baseline WER": u.get("baseline_wer"),
-    "fine-tuned": shown_text(u.get("finetuned")), "fine-tuned WER": u.get("finetuned_wer"), "clip": u["clip_id"],
+    "fine-tuned": shown_text(u.get("finetuned")), "fine-tuned WER": u.get("finetuned_wer"),
+    "fine-tuned (auto)": shown_text(u.get("finetuned_auto")), "fine-tuned WER (auto)": u.get("finetuned_auto_wer"),
+    "clip": u["clip_id"],
 } for u in utterances], hide_index=True, column_config={
     "reference": st.column_config.TextColumn(width="medium"),
     "baseline": st.column_config.TextColumn(width="medium"),
     "fine-tuned": st.column_config.TextColumn(width="medium"),
+    "fine-tuned (auto)": st.column_config.TextColumn(width="medium"),
     "baseline WER": st.column_config.NumberColumn(format="percent"),
     "fine-tuned WER": st.column_config.NumberColumn(format="percent"),
+    "fine-tuned WER (auto)": st.column_config.NumberColumn(format="percent"),
     "clip": st.column_config.TextColumn(width="small"),
 })
 
@@ -109,6 +130,10 @@ for u in shown:
                     f"{diff_html(u['reference'], u.get('baseline'), u.get('language'))}", unsafe_allow_html=True)
         st.markdown(f"fine-tuned ({scoring.percent(u.get('finetuned_wer'))}): "
                     f"{diff_html(u['reference'], u.get('finetuned'), u.get('language'))}", unsafe_allow_html=True)
+        if u.get("finetuned_auto") is not None:
+            st.markdown(f"fine-tuned, auto ({scoring.percent(u.get('finetuned_auto_wer'))}): "
+                        f"{diff_html(u['reference'], u.get('finetuned_auto'), u.get('language'))}",
+                        unsafe_allow_html=True)
         if st.toggle("Listen", key=f"eval_listen_{run}_{u['clip_id']}"):
             audio = runstatus.utterance_audio(run, u["clip_id"])
             if audio:

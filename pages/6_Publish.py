@@ -178,7 +178,8 @@ for kind, text in release.cards(staged).items():
         rendered.markdown(body)
         rendered.caption("Metadata (front matter):")
         rendered.code(front, language="yaml")
-        raw.code(text, language="markdown")
+        raw.text_area(f"README.md of `{repo}`, {len(text.encode('utf-8')):,} bytes, exactly as it will be uploaded",
+                      value=text, height=400, disabled=True, key=f"pub_card_{kind}")
 
 if st.button("Push to the Hub", type="primary", key="pub_push", disabled=account.role == "read"):
     bar = st.progress(0.0, text="Starting…")

@@ -45,9 +45,12 @@ if runmodels.is_tiny(models):
                "model and, at best, memorised training phrases from the fine-tuned one.")
 stamp = models.output.stat().st_mtime
 
+choices = tryout.language_choices(models)
 language = st.selectbox(
-    "Language", tryout.language_choices(models), format_func=languages.label, key="try_language",
-    help="'auto' lets the model detect the language.",
+    "Language", choices, index=choices.index(tryout.default_language(models)), format_func=languages.label,
+    key="try_language",
+    help="Preset to the language the run was trained with (its prompts carry that hint); 'auto' lets the model "
+         "detect the language.",
 )
 rec_col, up_col = st.columns(2)
 recorded = rec_col.audio_input("Record a clip", key="try_record")

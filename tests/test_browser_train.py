@@ -115,7 +115,7 @@ def test_train_tiny_run_live_then_evaluate(chromium, studio, tmp_path):  # noqa:
             assert any(0 < step < STEPS for step in steps_seen), f"no refresh showed the run mid-way: {steps_seen}"
             assert log_seen, "train.log lines with the step and loss appeared while it ran"
             page.get_by_text(f"step {STEPS} / {STEPS}").wait_for()
-            done = page.get_by_text(re.compile(r"^Done: WER \d+\.\d% → \d+\.\d% on the held-out clips"))
+            done = page.get_by_text(re.compile(r"^Done: WER \d+\.\d% → \d+\.\d% on \d+ held-out clips?\."))
             done.wait_for()
             assert page.get_by_text("Training loss").count() == 1
             page.wait_for_function("() => document.querySelectorAll('[data-testid=stVegaLiteChart]').length >= 2")

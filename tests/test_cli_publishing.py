@@ -33,14 +33,15 @@ def cli(*argv, token: str | None = HubServer.WRITE_TOKEN, endpoint: str | None =
 
 
 def test_publish_adapter_private_by_default(runs_home, hub_server, tmp_path):  # noqa: F811
-    done = cli("publish", "--run", "pub-lora", "--repo", "tess-voice", endpoint=hub_server.endpoint)
+    done = cli("publish", "--run", "pub-lora", "--repo", "tess-voice", "--licence", "apache-2.0",
+               endpoint=hub_server.endpoint)
     assert done.returncode == 0, done.stderr
     assert f"{hub_server.endpoint}/alice/tess-voice (private" in done.stdout
     repo = hub_server.repo("alice/tess-voice")
     assert repo.private and [c.message for c in repo.commits[1:]] == ["Upload adapter of voxstudio run pub-lora"]
     pushed = hub_server.files("alice/tess-voice")
     # Exactly what `voxstudio export` writes for the same run and repo, byte for byte.
-    local = export.export_run("pub-lora", tmp_path / "same", repo_id="alice/tess-voice")
+    local = export.export_run("pub-lora", tmp_path / "same", repo_id="alice/tess-voice", licence="apache-2.0")
     assert pushed == {name: (local / name).read_bytes() for name, _ in export.list_upload(local)}
     assert pushed["adapter_model.safetensors"] == (runs_home.lora / "output/adapter_model.safetensors").read_bytes()
     sent_paths = [r.path for r in hub_server.requests] + [p for p in pushed]
@@ -54,8 +55,9 @@ def test_publish_merged_public_with_dataset(runs_home, hub_server, tmp_path):  #
     from huggingface_hub import snapshot_download
     from transformers import VoxtralForConditionalGeneration
 
+    assert cli("dataset", "consent", "pub-voice", "--speaker", "Tess", "--public").returncode == 0
     done = cli("publish", "--run", "pub-lora", "--repo", "tess-merged", "--merge", "--public", "--with-dataset",
-               endpoint=hub_server.endpoint)
+               "--licence", "apache-2.0", "--data-licence", "cc-by-4.0", endpoint=hub_server.endpoint)
     assert done.returncode == 0, done.stderr
     assert not hub_server.repo("alice/tess-merged").private
     data = hub_server.repo("alice/tess-merged-data", "dataset")
@@ -71,7 +73,9 @@ def test_publish_merged_public_with_dataset(runs_home, hub_server, tmp_path):  #
 
 
 def test_push_dataset_and_export_commands(runs_home, hub_server, tmp_path):  # noqa: F811
-    done = cli("push-dataset", "pub-voice", "--repo", "team/voices", endpoint=hub_server.endpoint)
+    assert cli("dataset", "consent", "pub-voice", "--speaker", "Tess").returncode == 0
+    done = cli("push-dataset", "pub-voice", "--repo", "team/voices", "--licence", "cc0-1.0",
+               endpoint=hub_server.endpoint)
     assert done.returncode == 0, done.stderr
     assert "team/voices (private" in done.stdout
     assert hub_server.repo("team/voices", "dataset").private
@@ -82,15 +86,16 @@ def test_push_dataset_and_export_commands(runs_home, hub_server, tmp_path):  # n
 
 
 def test_cli_errors_are_clear_and_change_nothing(runs_home, hub_server):  # noqa: F811
-    no_token = cli("publish", "--run", "pub-lora", "--repo", "x", token=None, endpoint=hub_server.endpoint)
+    lic = ("--licence", "apache-2.0")
+    no_token = cli("publish", "--run", "pub-lora", "--repo", "x", *lic, token=None, endpoint=hub_server.endpoint)
     assert no_token.returncode == 1 and "Set HF_TOKEN" in no_token.stderr
-    bad = cli("publish", "--run", "pub-lora", "--repo", "x", token="hf_wrong000000000000000000",
+    bad = cli("publish", "--run", "pub-lora", "--repo", "x", *lic, token="hf_wrong000000000000000000",
               endpoint=hub_server.endpoint)
     assert bad.returncode == 1 and "token was refused" in bad.stderr and "hf_wrong" not in bad.stderr
-    read_only = cli("publish", "--run", "pub-lora", "--repo", "x", token=HubServer.READ_TOKEN,
+    read_only = cli("publish", "--run", "pub-lora", "--repo", "x", *lic, token=HubServer.READ_TOKEN,
                     endpoint=hub_server.endpoint)
     assert read_only.returncode == 1 and "can only read" in read_only.stderr
-    missing = cli("publish", "--run", "nope", "--repo", "x", endpoint=hub_server.endpoint)
+    missing = cli("publish", "--run", "nope", "--repo", "x", *lic, endpoint=hub_server.endpoint)
     assert missing.returncode == 1 and "No run named 'nope'" in missing.stderr
     assert "Traceback" not in no_token.stderr + bad.stderr + read_only.stderr + missing.stderr
     assert not hub_server.repos  # nothing was created on the Hub

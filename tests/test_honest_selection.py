@@ -143,7 +143,7 @@ def test_worse_than_base_on_the_train_and_evaluate_pages(home):
     _finished_run("worse", 6, 0.25, 0.5)
     train = texts(open_app("pages/4_Train.py"))
     assert "Best WER so far" not in train and "Last WER" in train
-    assert "The fine-tuned model is worse than the base model: WER 50.0% against 25.0% on 6 held-out clips" in train
+    assert "Done: WER 25.0% → 50.0% on 6 held-out clips. The fine-tuned model is worse than the base model" in train
     assert "Output: final weights (no checkpoint beat the base)." in train
 
     ev = open_app("pages/5_Evaluate.py")

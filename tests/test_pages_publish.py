@@ -69,11 +69,13 @@ def test_publish_lists_files_pushes_and_deploys(runs_home, hub, monkeypatch):
     rerun(at)
     assert [o for o in at.radio(key="pub_artifact").options] == ["Full fine-tuned model"]
     at.text_input(key="pub_repo_full").input("my-voice")
+    at.selectbox(key="pub_licence").select("apache-2.0")
     rerun(at)
     button(at, "pub_prepare").click()
     rerun(at)
     table = at.dataframe[0].value
     files = dict(zip(table["file"], table["size"]))
+    assert set(table["repo"]) == {"alice/my-voice"}
     assert {"README.md", "config.json", "model.safetensors"} <= set(files)
     assert not any("optimizer" in f or "checkpoint" in f for f in files)
     assert "will be uploaded to `alice/my-voice` (private)" in texts(at)
@@ -90,12 +92,11 @@ def test_publish_lists_files_pushes_and_deploys(runs_home, hub, monkeypatch):
     assert hub.repo("alice/my-voice").private
 
     at.selectbox(key="pub_hardware").select("cpu-upgrade")
-    button(at, "pub_deploy").click()
-    rerun(at)
-    # the model is private: the Space needs a read token, and the page will not hand it the write token
-    assert any("needs a token to read it" in e.value for e in at.error)
+    # the model is private: the Space needs a read token, asked before the button (never the write token)
+    assert button(at, "pub_deploy").disabled
     assert not [k for k in hub.repos if k[0] == "space"]
     at.text_input(key="pub_read_token").input(HubServer.READ_TOKEN)
+    rerun(at)
     button(at, "pub_deploy").click()
     rerun(at)
     assert not at.error, [e.value for e in at.error]
@@ -121,6 +122,10 @@ def test_publish_private_model_demo_needs_a_read_token_and_dataset_push(runs_hom
     rerun(at)
     at.radio(key="pub_artifact").set_value("adapter")
     at.toggle(key="pub_with_dataset").set_value(True)
+    at.selectbox(key="pub_licence").select("apache-2.0")
+    rerun(at)
+    at.selectbox(key="pub_data_licence").select("cc-by-4.0")
+    next(c for c in at.checkbox if c.key.startswith("pub_consent_")).check()
     rerun(at)
     button(at, "pub_prepare").click()
     rerun(at)
@@ -132,9 +137,8 @@ def test_publish_private_model_demo_needs_a_read_token_and_dataset_push(runs_hom
     card = hub.files("alice/pub-lora")["README.md"].decode()
     assert "alice/pub-lora-data" in card  # the card names the dataset that was pushed with it
     # an adapter on the built-in tiny base cannot run in a Space: the page says to publish the merged model
-    button(at, "pub_deploy").click()
-    rerun(at)
-    assert any("merged model" in e.value for e in at.error)
+    assert any("merged model" in w.value for w in at.warning)
+    assert not [b for b in at.button if b.key == "pub_deploy"]
     assert not [k for k in hub.repos if k[0] == "space"]
 
 

@@ -229,12 +229,12 @@ def _wait_for(run_dir, predicate, timeout=180.0):
 @pytest.mark.slow
 def test_resume_after_new_recordings_trains_and_scores_the_first_starts_clips(home):
     ds = make_dataset("voice", english_rows(6))
-    _, run = new_run("resume", max_steps=60, eval_every=1000, max_new_tokens=4)
+    _, run = new_run("resume", max_steps=30, eval_every=1000, max_new_tokens=4)
     data = rundata.load(run)
     with open(run / runfolder.LOG, "ab") as log:
         proc = subprocess.Popen(trainer_cmd(run), stdout=log, stderr=subprocess.STDOUT,
                                 env=trainer_env(VOXSTUDIO_STATUS_EVERY_S="0"))
-    _wait_for(run, lambda s: (s.get("step") or 0) >= 5 and s.get("phase") == "training")
+    _wait_for(run, lambda s: (s.get("step") or 0) >= 3 and s.get("phase") == "training")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0 and runfolder.read_status(run)["state"] == "stopped"
     first = json.loads((run / runfolder.EVAL_RESULTS).read_text())

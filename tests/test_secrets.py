@@ -69,13 +69,18 @@ def test_token_appears_nowhere(runs_home, tmp_path):  # noqa: F811
             subprocess.run([sys.executable, "-m", "voxstudio.training.train", str(folder)], stdout=log,
                            stderr=subprocess.STDOUT, env=env, cwd=ROOT, timeout=600, check=True)
         run("-m", "voxstudio", "export", "--run", "secret-run", "--out", str(tmp_path / "export"))
-        run("-m", "voxstudio", "publish", "--run", "secret-run", "--repo", "secret-voice", "--with-dataset")
-        run("-m", "voxstudio", "publish", "--run", "pub-lora", "--repo", "secret-merged", "--merge")
-        run("-m", "voxstudio", "deploy-demo", "--model", "secret-voice", "--space", "secret-demo",
+        run("-m", "voxstudio", "dataset", "consent", runs_home.dataset, "--speaker", "Tess")
+        run("-m", "voxstudio", "publish", "--run", "secret-run", "--repo", "secret-voice", "--licence", "mit",
+            "--with-dataset", "--data-licence", "cc-by-4.0")
+        run("-m", "voxstudio", "publish", "--run", "pub-lora", "--repo", "secret-merged", "--merge",
+            "--licence", "apache-2.0")
+        # (the merged model: no Space could load an adapter of the built-in tiny base, deploy-demo refuses it)
+        run("-m", "voxstudio", "deploy-demo", "--model", "secret-merged", "--space", "secret-demo",
             "--read-token-env", "SPACE_READ_TOKEN")
         # A failure path too: the token is refused by a server that no longer knows it.
         hub.tokens.pop(SECRET)
-        refused = run("-m", "voxstudio", "publish", "--run", "secret-run", "--repo", "again", check=False)
+        refused = run("-m", "voxstudio", "publish", "--run", "secret-run", "--repo", "again", "--licence", "mit",
+                      check=False)
         assert refused.returncode == 1 and b"token was refused" in refused.stderr
 
         # The flow really happened (so the search below means something) ...
@@ -83,7 +88,7 @@ def test_token_appears_nowhere(runs_home, tmp_path):  # noqa: F811
         assert hub.files("alice/secret-voice-data", "dataset")
         assert "model.safetensors" in "".join(hub.files("alice/secret-merged"))
         space = hub.repo("alice/secret-demo", "space")
-        assert space.variables["HF_MODEL_ID"]["value"] == "alice/secret-voice"
+        assert space.variables["HF_MODEL_ID"]["value"] == "alice/secret-merged"
         # ... the write token only ever travelled in the Authorization header ...
         commits = [r for r in hub.requests if "/commit/" in r.path]
         assert len(commits) >= 4 and all(r.authorized for r in commits)

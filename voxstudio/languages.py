@@ -123,6 +123,18 @@ def prompt_prefix(code: str) -> str:
     return f"lang:{base_code(code)}"
 
 
+def trained_default(codes) -> str:
+    """The language inference defaults to for a model trained on ``codes``: the run's one language (``pt-br``),
+    the shared base when its codes differ only by region (``pt-br`` + ``pt-pt`` → ``pt``, the same prompt), else
+    :data:`AUTO`. Training prompts most clips with their ``lang:xx`` (only ``RunConfig.auto_language_fraction`` of
+    them without), so a hint-less default would demo the mode the model saw least."""
+    found = list(dict.fromkeys(canonical(c) for c in codes or () if is_code(c)))
+    bases = {base_code(c) for c in found}
+    if len(found) == 1:
+        return found[0]
+    return bases.pop() if len(bases) == 1 else AUTO
+
+
 def split_prefix(text: str) -> tuple[str | None, str]:
     """``'lang:fr bonjour'`` → ``('fr', 'bonjour')``; text without the prefix → ``(None, text.strip())``."""
     m = PREFIX_RE.match(text or "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 DEFAULT_BASE_MODEL = "mistralai/Voxtral-Mini-3B-2507"
+VOXTRAL_SMALL = "mistralai/Voxtral-Small-24B-2507"  # 24 B: LoRA on an 80 GB GPU, full only sharded
 TINY = "tiny"
 SMALL_MODELS = (TINY,)  # fast enough for a CPU Space
 HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name

@@ -11,8 +11,10 @@ Layout::
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import shutil
 from pathlib import Path
 
 ENV_VAR = "VOXSTUDIO_HOME"
@@ -68,3 +70,30 @@ def slugify(text: str) -> str:
     """Best-effort safe slug from free text (for suggestions in the UI)."""
     slug = re.sub(r"[^a-z0-9._-]+", "-", text.strip().lower()).strip("-._")
     return (slug or "dataset")[:64]
+
+
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFullError(OSError):
+    """Out of disk space, as one sentence that says where and what to do (raised instead of ``[Errno 28]``)."""
+
+    def __str__(self) -> str:
+        return self.strerror or "The disk is full."
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
+
+
+def disk_full(path: str | os.PathLike) -> DiskFullError:
+    """The one disk-full sentence for the folder ``path`` lives in (free space measured now)."""
+    folder = Path(path)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free_mb = shutil.disk_usage(folder).free / 1e6
+    except OSError:
+        free_mb = 0.0
+    return DiskFullError(errno.ENOSPC, f"The disk holding {folder} is full: {free_mb:.0f} MB free; free some space "
+                                       "or move VOXSTUDIO_HOME to a bigger disk. Nothing was saved by this step.")

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from voxstudio import workspace
-from voxstudio.data import consent, exporters, importers
+from voxstudio.data import consent, exporters, importers, integrity
 from voxstudio.data.dataset import Dataset, list_datasets
 
 EXPORTERS = {"jsonl": exporters.export_jsonl, "audiofolder": exporters.export_audiofolder}
@@ -55,6 +55,13 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="a new or empty folder")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("check", help="find what kills or a full disk left (orphan audio, rows without audio, temp "
+                       "files, duplicate rows, trash entries without audio); --repair fixes them")
+    p.add_argument("name")
+    p.add_argument("--repair", action="store_true", help="fix every problem found")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("consent", help="record the speaker's consent to PUBLISH the recordings on the Hub "
                        "(needed by `publish --with-dataset` and `push-dataset`)")
@@ -97,6 +104,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             shutil.rmtree(ds.path, ignore_errors=True)
     for item, reason in report.refused:
         print(f"refused {item}: {reason}", file=sys.stderr)
+    if report.stopped:
+        print("import stopped: the disk is full (see above); the clips listed as imported are saved", file=sys.stderr)
     if args.json:
         print(json.dumps({"dataset": args.name, "created": created and bool(report.imported),
                           **report.to_dict()}, ensure_ascii=False))
@@ -179,3 +188,16 @@ def cmd_list(args: argparse.Namespace) -> int:
         for row in rows:
             print(f"{row['name']}\t{row['clips']} clip(s)\t{row['minutes']:.2f} min")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Exit 0 when the dataset is sound (or was repaired), 1 when problems remain."""
+    report = integrity.check(Dataset.open(args.name), repair=args.repair)
+    if args.json:
+        print(json.dumps({"dataset": args.name, **report.to_dict()}, ensure_ascii=False))
+    else:
+        for line in integrity.describe(report):
+            print(line)
+        print(f"'{args.name}': " + ("no problems" if not report.problems else
+                                     f"{len(report.problems)} problem(s), {len(report.repaired)} repaired"))
+    return 0 if report.ok else 1

@@ -16,6 +16,7 @@ from pathlib import Path
 from voxstudio import languages, models
 from voxstudio.runs import preflight, queue
 from voxstudio.runs import status as runstatus
+from voxstudio.training.config import AUTO_LANGUAGE_FRACTION
 from voxstudio.training.scoring import percent
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "crashed": 1, "stopped": 3}
@@ -23,7 +24,7 @@ EXIT_CODES = {"succeeded": 0, "failed": 1, "crashed": 1, "stopped": 3}
 TRAIN_FIELDS = {
     "max_steps": "max_steps", "epochs": "epochs", "lr": "learning_rate", "batch_size": "batch_size",
     "grad_accum": "grad_accum", "lora_r": "lora_r", "lora_alpha": "lora_alpha", "eval_every": "eval_every",
-    "seed": "seed", "gpus": "gpus", "method": "method",
+    "seed": "seed", "gpus": "gpus", "method": "method", "auto_language_fraction": "auto_language_fraction",
 }
 
 
@@ -43,6 +44,9 @@ def register(subparsers) -> None:
     p.add_argument("--lora-alpha", type=int)
     p.add_argument("--eval-every", type=int, help="evaluate WER every N steps")
     p.add_argument("--seed", type=int)
+    p.add_argument("--auto-language-fraction", type=float,
+                   help="share of training clips encoded without the language hint (auto mode), 0..1 "
+                        f"(default {AUTO_LANGUAGE_FRACTION:g})")
     p.add_argument("--gpus", type=int, help="data-parallel processes (one per GPU)")
     p.add_argument("--fsdp", action="store_true",
                    help="shard the model over the --gpus processes (FSDP), for a model too big for one GPU")
@@ -73,7 +77,7 @@ def register(subparsers) -> None:
     q.add_argument("--detach", action="store_true")
     q.set_defaults(func=cmd_resume)
 
-    p = subparsers.add_parser("evaluate", help="WER/CER of a run's fine-tuned model")
+    p = subparsers.add_parser("evaluate", help="WER/CER of a run's fine-tuned model, with the language hint and without (auto)")
     p.add_argument("--run", required=True)
     p.add_argument("--split", choices=("eval", "train"), default="eval")
     p.add_argument("--json", action="store_true")
@@ -85,7 +89,9 @@ def register(subparsers) -> None:
     src.add_argument("--model", help="a model folder, LoRA adapter folder, Hub id, or 'tiny'")
     p.add_argument("--base-model", help="base model of an adapter given with --model (default: its own record)")
     p.add_argument("audio", nargs="+", help="audio files")
-    p.add_argument("--language", default=languages.AUTO, help="language code such as en or fr, or 'auto' (default)")
+    p.add_argument("--language", default=None,
+                   help="language code such as en or fr, or 'auto' (no hint: the model detects it); default: the "
+                        "run's trained language when it has one (as training prompted), else auto")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_transcribe)
 
@@ -203,16 +209,13 @@ def cmd_resume(args) -> int:
 
 # ----- evaluate / transcribe (model code imported here only) -----
 def cmd_evaluate(args) -> int:
-    from voxstudio.training.evaluate import evaluate_run
+    from voxstudio.training.evaluate import evaluate_run, report_lines
 
     result = evaluate_run(runstatus.status(args.run).folder, args.split)
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
         return 0
-    print(f"{result['run']} ({result['split']}, {result['n']} clips): WER {_rate(result['wer'])}  "
-          f"CER {_rate(result['cer'])}" + (f"  [{result['note']}]" if result.get("note") else ""))
-    for row in result["utterances"]:
-        print(f"  {_rate(row['wer']):>6}  {row['reference']!r} → {row['hypothesis']!r}")
+    print("\n".join(report_lines(result)))  # with the language hint and without it (auto)
     return 0
 
 
@@ -228,10 +231,22 @@ def load_model(args):
     return inference.load_transcriber(model, base_model=base)
 
 
+def transcribe_language(args) -> str | None:
+    """The prompt's language for ``transcribe``: --language, else the run's trained one; None means auto."""
+    chosen = args.language
+    if chosen is None:
+        if not args.run:
+            return None  # a bare model folder or Hub id says nothing about what it was trained on
+        from voxstudio.runs import models as runmodels
+
+        chosen = runmodels.run_models(args.run).default_language
+    return None if chosen.strip().lower() == languages.AUTO else languages.canonical(chosen)
+
+
 def cmd_transcribe(args) -> int:
     from voxstudio.data import audio
 
-    language = None if args.language == languages.AUTO else languages.canonical(args.language)
+    language = transcribe_language(args)
     for path in args.audio:  # check every file before loading a model
         if not Path(path).is_file():
             raise FileNotFoundError(f"There is no audio file {path!r}.")

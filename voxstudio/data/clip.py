@@ -14,6 +14,11 @@ from pathlib import Path
 from voxstudio.languages import tidy
 
 
+def row_id(row: dict) -> str:
+    """The clip id of a metadata/trash row (its file name's stem: ``audio/<clip_id>.wav``)."""
+    return Path(str(row.get("file_name", ""))).stem
+
+
 def new_clip_id() -> str:
     """A new clip's id: sortable by creation time (UTC, ms) with a random suffix; never derived from user input."""
     now = time.time_ns()

@@ -31,14 +31,13 @@ from voxstudio import atomicfile, workspace
 from voxstudio import languages as language_codes
 from voxstudio import text as textrule
 from voxstudio.data import analysis, audio, consent, quality, rowlog, summary
-from voxstudio.data.clip import Clip, new_clip_id
+from voxstudio.data.clip import Clip, new_clip_id, row_id
+from voxstudio.data.trash import Trash
 
 INFO = "dataset.json"
 METADATA = "metadata.jsonl"
 PHRASES = "phrases.jsonl"
 AUDIO_DIR = "audio"
-TRASH_DIR = "trash"
-TRASH_ROWS = "trash.jsonl"
 LOCK = ".lock"
 DEFAULT_LICENCE = "cc-by-4.0"
 MAX_TEXT_CHARS = 2000
@@ -70,15 +69,11 @@ def _clip_of(row: dict) -> Clip | None:
     return Clip.from_row(row) if row.get("file_name") else None
 
 
-def _id_of(row: dict) -> str:
-    return Path(str(row.get("file_name", ""))).stem
-
-
 def _json(data: dict) -> bytes:
     return json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
 
 
-class Dataset:
+class Dataset(Trash):
     """A dataset folder. Cheap to construct; every read goes to disk so several processes stay consistent."""
 
     def __init__(self, path: Path):
@@ -188,7 +183,7 @@ class Dataset:
 
     # ------------------------------------------------------------------ writing
     def _locked(self):
-        return rowlog.locked(self.path / LOCK)
+        return atomicfile.locked(self.path / LOCK)
 
     def _rows(self) -> list[dict]:
         return rowlog.snapshot(self.path / METADATA).rows
@@ -222,19 +217,19 @@ class Dataset:
                     original_name=Path(name).name.strip() or None if name else None, stats=stats.to_dict())
         key = textrule.key(text)
         with self._locked():
-            for row in self._rows():
-                if row.get("sha1") == sha1 and textrule.key(str(row.get("text", ""))) == key:
-                    raise ValueError(f"'{label}' is a duplicate: the same recording with the same text is "
-                                     f"already in the dataset (clip {Path(row.get('file_name', '')).stem}).")
+            self._refuse_duplicate(self._rows(), sha1, key, label)
             wav = self.audio_path(clip)
-            audio.write_wav(wav, pcm)
             try:
-                rowlog.append(self.path / METADATA, [clip.to_row()])
-            except BaseException:
+                audio.write_wav(wav, pcm)
+                rowlog.append(self.path / METADATA, [clip.to_row()])  # takes back a half-written row itself
+            except BaseException as exc:  # not saved: nothing of it stays (a WAV without a row is an orphan)
                 with contextlib.suppress(FileNotFoundError):
                     wav.unlink()
+                if workspace.is_disk_full(exc) and not isinstance(exc, workspace.DiskFullError):
+                    raise workspace.disk_full(self.path) from None
                 raise
-            self._remember(info, language, speaker)
+            with contextlib.suppress(OSError):  # the clip IS saved; the languages/speakers list can catch up later
+                self._remember(info, language, speaker)
         return clip
 
     def _remember(self, info: dict, language: str, speaker: str) -> None:
@@ -284,7 +279,7 @@ class Dataset:
             raise ValueError(f"reviewed is '{quality.KEEP}' (marked fine) or empty, not {changes['reviewed']!r}.")
         with self._locked():
             rows = self._rows()
-            i = next((n for n, r in enumerate(rows) if _id_of(r) == clip_id), None)
+            i = next((n for n, r in enumerate(rows) if row_id(r) == clip_id), None)
             if i is None:
                 raise KeyError(f"Clip '{clip_id}' is not in dataset '{self.name}' (deleted or never saved).")
             row = {k: v for k, v in {**rows[i], **changes}.items() if k != "reviewed" or v}  # unmarked: no key
@@ -308,55 +303,6 @@ class Dataset:
         with contextlib.suppress(audio.AudioError):
             return analysis.analyze(audio.load_audio(self.audio_path(clip)), audio.SAMPLE_RATE)
         return None
-
-    def delete(self, clip_id: str) -> None:
-        """Move the clip's WAV and row to ``trash/`` (restorable with :meth:`restore`)."""
-        trash = self.path / TRASH_DIR
-        trash.mkdir(exist_ok=True)
-        with self._locked():
-            rows = self._rows()
-            keep = [r for r in rows if _id_of(r) != clip_id]
-            if len(keep) == len(rows):
-                raise KeyError(f"Clip '{clip_id}' is not in dataset '{self.name}' (already deleted?).")
-            gone = [{**r, "deleted_at": round(time.time(), 3)} for r in rows if _id_of(r) == clip_id]
-            # Crash-safe order: a kill between steps leaves a live clip or a restorable one, never a row
-            # pointing at a missing WAV (trashed/restore also look for the WAV in audio/).
-            rowlog.append(trash / TRASH_ROWS, gone)  # 1. row safe in trash
-            rowlog.rewrite(self.path / METADATA, keep)  # 2. gone from the live list
-            wav = self.audio_path(clip_id)
-            if wav.exists():
-                os.replace(wav, trash / wav.name)  # 3. audio
-
-    def trashed(self) -> list[Clip]:
-        """Deleted clips that can be restored (newest deletion last)."""
-        live = {c.clip_id for c in self.clips()}
-        seen: dict[str, Clip] = {}
-        for row in rowlog.read_rows(self.path / TRASH_DIR / TRASH_ROWS):
-            clip = Clip.from_row(row)
-            if clip.clip_id not in live and self._trashed_wav(clip.clip_id) is not None:
-                seen[clip.clip_id] = clip
-        return list(seen.values())
-
-    def _trashed_wav(self, clip_id: str) -> Path | None:
-        for wav in (self.path / TRASH_DIR / f"{clip_id}.wav", self.audio_path(clip_id)):
-            if wav.exists():
-                return wav
-        return None
-
-    def restore(self, clip_id: str) -> Clip:
-        trash = self.path / TRASH_DIR
-        with self._locked():
-            rows = rowlog.read_rows(trash / TRASH_ROWS)
-            found = [r for r in rows if _id_of(r) == clip_id]
-            src = self._trashed_wav(clip_id)
-            if not found or src is None:
-                raise KeyError(f"Clip '{clip_id}' is not in the trash of dataset '{self.name}'.")
-            row = {k: v for k, v in found[-1].items() if k != "deleted_at"}
-            os.replace(src, self.audio_path(clip_id))
-            if clip_id not in {c.clip_id for c in self.clips()}:
-                rowlog.append(self.path / METADATA, [row])
-            rowlog.rewrite(trash / TRASH_ROWS, [r for r in rows if _id_of(r) != clip_id])
-        return Clip.from_row(row)
 
     # ------------------------------------------------------------------ phrases
     def set_phrases(self, phrases: Iterable) -> list[dict]:

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voxstudio import models
+from voxstudio import models, workspace
 from voxstudio.data.dataset import Clip, Dataset
 from voxstudio.data.exporters import AUDIOFOLDER_METADATA, SEED_MANIFEST
 
@@ -52,12 +52,14 @@ class ImportReport:
 
     imported: list[Clip] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
+    stopped: str = ""  # why the import stopped before the end (the disk is full), said once
 
     def to_dict(self) -> dict:
         return {
             "imported": len(self.imported),
             "clip_ids": [c.clip_id for c in self.imported],
             "refused": [{"item": item, "reason": reason} for item, reason in self.refused],
+            "stopped": self.stopped,
         }
 
 
@@ -143,6 +145,9 @@ def import_uploads(
                 continue
             report.imported += part.imported
             report.refused += [(f"{base}: {item}", reason) for item, reason in part.refused]
+            if part.stopped:
+                report.stopped = part.stopped
+                return report
         elif suffix == ".txt":
             texts.setdefault(Path(base).stem, {})["text"] = data.decode("utf-8", "replace").strip()
         elif suffix in (".csv", ".jsonl"):
@@ -166,7 +171,7 @@ def import_uploads(
                         _pick(row, SPEAKER_COLUMNS))
 
     rest = _ingest(ds, items(), language=language, speaker=speaker, limit=None)
-    return ImportReport(report.imported + rest.imported, report.refused + rest.refused)
+    return ImportReport(report.imported + rest.imported, report.refused + rest.refused, rest.stopped)
 
 
 def _ingest(ds: Dataset, items: Iterable[_Item], *, language, speaker, limit) -> ImportReport:
@@ -187,7 +192,15 @@ def _ingest(ds: Dataset, items: Iterable[_Item], *, language, speaker, limit) ->
             try:
                 clip = ds.add_clip(item.audio, text, language=str(lang), speaker=who, source=IMPORT_SOURCE,
                                    name=item.name or _base_name(item.label))
+            except workspace.DiskFullError as exc:  # every later item would fail the same way: say it once, stop
+                report.refused.append((item.label, str(exc)))
+                report.stopped = str(exc)
+                return report
             except (ValueError, OSError) as exc:  # AudioError is a ValueError
+                if workspace.is_disk_full(exc):
+                    report.refused.append((item.label, str(workspace.disk_full(ds.path))))
+                    report.stopped = report.refused[-1][1]
+                    return report
                 reason = str(exc) or exc.__class__.__name__
             else:
                 report.imported.append(clip)

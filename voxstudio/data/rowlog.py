@@ -1,7 +1,7 @@
 """Durable JSONL files (``metadata.jsonl``, ``trash.jsonl``, ``phrases.jsonl``): a saved row is never lost.
 
 * :func:`append` adds rows in one ``write`` with fsync, after repairing a torn tail, under the caller's
-  :func:`locked` (``fcntl`` exclusive lock: two browser tabs, the CLI and an import may write at once);
+  ``atomicfile.locked`` (``fcntl`` exclusive lock: two browser tabs, the CLI and an import may write at once);
 * :func:`rewrite` replaces the whole file atomically (temp file in the same folder + fsync + rename);
 * readers never lock: a torn last line (a writer killed mid-append) or a corrupt line is skipped, never fatal;
 * :func:`snapshot` parses a file once and afterwards only what was appended, so a 10,000-row dataset costs
@@ -18,17 +18,16 @@ Stdlib only.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voxstudio.atomicfile import write_atomic
+from voxstudio import workspace
+from voxstudio.atomicfile import fsync_dir, write_atomic
 
 CACHE_FILES = 64  # snapshots kept in memory (one per file)
 
@@ -60,17 +59,6 @@ def read_rows(path: Path) -> list[dict]:
         return []
 
 
-@contextlib.contextmanager
-def locked(lock_path: Path) -> Iterator[None]:
-    """Exclusive inter-process lock on ``lock_path`` (created if needed) for the duration of the block."""
-    with open(lock_path, "a+b") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -97,6 +85,13 @@ def _repair_tail(fd: int) -> None:
 
 
 GEN_WIDTH = 20
+
+
+def _disk_full_or(exc: OSError, path: Path) -> OSError:
+    """The one disk-full sentence instead of ``[Errno 28]``; any other error unchanged."""
+    if workspace.is_disk_full(exc) and not isinstance(exc, workspace.DiskFullError):
+        return workspace.disk_full(path)
+    return exc
 
 
 def gen_path(path: Path) -> Path:
@@ -138,22 +133,39 @@ def settle_generation(path: Path) -> bool:
 
 def append(path: Path, rows: list[dict]) -> None:
     """Append rows in one write after repairing a torn tail; fsync before returning. Hold :func:`locked`."""
+    path = Path(path)
+    created = not path.exists()
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         _repair_tail(fd)
-        _write_all(fd, dump_rows(rows))
-        os.fsync(fd)
+        size = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            _write_all(fd, dump_rows(rows))
+            os.fsync(fd)
+        except BaseException as exc:  # e.g. the disk filled up mid-row: take back what was written, keep nothing half
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+            if isinstance(exc, OSError):
+                raise _disk_full_or(exc, path) from None
+            raise
     finally:
         os.close(fd)
+    if created:
+        fsync_dir(path.parent)
 
 
 def rewrite(path: Path, rows: list[dict]) -> None:
     """Replace the file's rows atomically. Hold :func:`locked`. The cache learns the rows without a re-read."""
     path = Path(path)
     data = dump_rows(rows)
-    _bump_generation(path, odd=True)  # readers that overlap this rewrite will not trust or cache what they read
-    write_atomic(path, data)
-    gen = _bump_generation(path, odd=False)
+    try:
+        _bump_generation(path, odd=True)  # readers that overlap this rewrite will not trust or cache what they read
+        try:
+            write_atomic(path, data)
+        finally:
+            gen = _bump_generation(path, odd=False)
+    except OSError as exc:
+        raise _disk_full_or(exc, path) from None
     st = path.stat()
     snap = Snapshot((gen, st.st_ino, st.st_size, st.st_mtime_ns), len(data), list(rows), hashlib.sha1(data))
     old = _CACHE.get(path)

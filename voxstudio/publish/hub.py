@@ -188,6 +188,9 @@ def dataset_folder(ds_name: str, out_dir: str | Path, repo_id: str | None = None
     frozen = rundata.load(run_dir) if run_dir is not None else None
     ds = Dataset.open(ds_name)
     if frozen is not None:
+        if frozen.problems():
+            raise HubError(f"Run {frozen.folder.name!r}: clip files no longer match its clip list "
+                           f"({', '.join(frozen.problems()[:3])}); nothing was pushed.")
         sides = {"train": frozen.train, "test": frozen.held_out}
         splits = {name: [(c.to_clip(), frozen.path(c)) for c in members] for name, members in sides.items() if members}
         about = (f"These are the clips voxstudio run `{frozen.folder.name}` was trained and evaluated on, as they "

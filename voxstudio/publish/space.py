@@ -4,7 +4,8 @@ Why a Gradio Space: it is the Hub's native SDK and the only one that runs on Zer
 of ``voxstudio/inference.py`` (copied byte-for-byte at deploy time) so the studio, the CLI and the demo share
 one inference implementation, and it loads exactly the repo the deployer names in ``HF_MODEL_ID`` (plus
 ``BASE_MODEL_ID`` for an adapter) -- if those weights cannot load, the demo shows an error; it never falls
-back to the base model.
+back to the base model. ``DEFAULT_LANGUAGE`` (set when the model was trained on one language) is the language
+the demo preselects, so a visitor gets the ``lang:xx`` prompt training used; "auto" stays on offer.
 
 Token rule: the deployer's (write) token is used only for the API calls. The Space gets a ``HF_TOKEN`` secret
 only when the model is private, and then only a *read* token the user provides explicitly.
@@ -17,6 +18,7 @@ import re
 from importlib import metadata
 from pathlib import Path
 
+from voxstudio import languages as language_codes
 from voxstudio.languages import TRANSCRIPTION_LANGUAGES
 from voxstudio.models import is_hub_id, is_repo_id
 
@@ -195,11 +197,14 @@ def deploy_demo(
     *,
     title: str | None = None,
     card_summary: str | None = None,
+    default_language: str | None = None,
     progress=None,
 ) -> str:
     """Create (or update) the demo Space for ``model_repo`` and return its URL.
 
-    One commit carries the whole template; ``HF_MODEL_ID`` / ``BASE_MODEL_ID`` are Space variables. A private
+    One commit carries the whole template; ``HF_MODEL_ID`` / ``BASE_MODEL_ID`` are Space variables, and so is
+    ``DEFAULT_LANGUAGE``: ``default_language``, else the model card's one language (the run's trained language,
+    ``languages.trained_default``); none when the card names several or none ("auto" then). A private
     model needs ``read_token`` (stored as the Space's ``HF_TOKEN`` secret); the write ``token`` is never stored.
     Raises ValueError (bad input, private model without a read token) or voxstudio.publish.hub.HubError (Hub refused).
     ``progress(fraction, text)`` is called along the way (the Publish page shows it).
@@ -242,6 +247,7 @@ def deploy_demo(
         summary, languages = call(lambda: _card_summary(api, model_repo, token), "read the model card")
     else:
         summary, languages = card_summary, []
+    preset = demo_language(default_language, languages)
     files = render_space(
         model_repo, base_model, title=title, card_summary=summary, languages=languages, hardware=hardware
     )
@@ -270,11 +276,27 @@ def deploy_demo(
                                             description="The base model of the LoRA adapter"), "set BASE_MODEL_ID")
     elif existed and "BASE_MODEL_ID" in call(lambda: api.get_space_variables(space_repo), "read the variables"):
         call(lambda: api.delete_space_variable(space_repo, "BASE_MODEL_ID"), "remove BASE_MODEL_ID")
+    if preset != language_codes.AUTO:
+        call(lambda: api.add_space_variable(space_repo, "DEFAULT_LANGUAGE", preset,
+                                            description="The language the demo preselects (the trained one)"),
+             "set DEFAULT_LANGUAGE")
+    elif existed and "DEFAULT_LANGUAGE" in call(lambda: api.get_space_variables(space_repo), "read the variables"):
+        call(lambda: api.delete_space_variable(space_repo, "DEFAULT_LANGUAGE"), "remove DEFAULT_LANGUAGE")
     if secret:
         call(lambda: api.add_space_secret(space_repo, "HF_TOKEN", secret,
                                           description="Read-only token for the private model"), "set the secret")
     report(1.0, f"Done: {url}")
     return str(url)
+
+
+def demo_language(default_language: str | None, card_languages: list[str]) -> str:
+    """The Space's ``DEFAULT_LANGUAGE``: the given code, else the card's one trained language, else "auto"; as
+    the base code the prompt takes (``pt-br`` → ``pt``, also what the card's front matter lists)."""
+    if default_language is None:
+        default_language = language_codes.trained_default(card_languages)
+    if default_language.strip().lower() == language_codes.AUTO:
+        return language_codes.AUTO
+    return language_codes.base_code(language_codes.canonical(default_language))
 
 
 def _adapter_base(api, model_repo: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from voxstudio import languages as language_codes
 from voxstudio import workspace
 from voxstudio.models import TINY
 from voxstudio.runs import runfolder
@@ -22,8 +23,14 @@ class RunModels:
     base_model: str  # as configured: a Hub id, a local folder or "tiny"
     output: Path  # the fine-tuned adapter (LoRA) or full model
     is_adapter: bool
-    languages: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)  # what it was trained on (config, else its clips)
     dataset: str = ""
+
+    @property
+    def default_language(self) -> str:
+        """What the Try page and ``voxstudio transcribe`` prompt by default: the run's one trained language
+        (``languages.trained_default``), else "auto"."""
+        return language_codes.trained_default(self.languages)
 
 
 def finished_runs() -> list[str]:
@@ -51,9 +58,23 @@ def run_models(run: str) -> RunModels:
         base_model=str(config.get("base_model") or ""),
         output=output,
         is_adapter=(output / runfolder.ADAPTER_CONFIG).is_file(),
-        languages=list(config.get("languages") or []),
+        languages=trained_languages(folder, config),
         dataset=str(config.get("dataset") or ""),
     )
+
+
+def trained_languages(folder: Path, config: dict) -> list[str]:
+    """The languages a run trained on: its config's choice, else those of its frozen training clips (a config
+    with no languages takes every language of the dataset)."""
+    chosen = list(config.get("languages") or [])
+    if chosen:
+        return chosen
+    from voxstudio.runs import rundata
+
+    data = rundata.try_load(folder, config)
+    if data is None:
+        return []
+    return sorted({language_codes.tidy(c.language) for c in data.train if c.language})
 
 
 def is_tiny(models: RunModels) -> bool:

@@ -2,8 +2,9 @@
 
 Checked before anything is written, so bad input leaves nothing behind, and a run that cannot start never
 holds the queue: the dataset has enough usable clips in the run's languages (the trainer's own selection
-rule, ``training.selection``), and the base model can be loaded — the in-code ``tiny``, a local folder that
-holds a model, a Hub id already in the local Hub cache, or a Hub id on a Hub this machine can reach.
+rule, ``training.selection``), the base model can be loaded — the in-code ``tiny``, a local folder that
+holds a model, a Hub id already in the local Hub cache, or a Hub id on a Hub this machine can reach — and the
+run fits this machine's GPU (or RAM on a CPU) by ``training.estimate``, the one memory model.
 """
 
 from __future__ import annotations
@@ -22,7 +23,24 @@ def preflight(cfg) -> list[str]:
     problem = model_problem(cfg.base_model)
     if problem:
         problems.append(problem)
+    try:
+        fit = hardware_fit(cfg)["problem"]
+    except FileNotFoundError:  # no such dataset: said above
+        fit = None
+    if fit:
+        problems.append(fit)
     return problems
+
+
+def hardware_fit(cfg, hw=None) -> dict:
+    """``training.estimate.plan`` of ``cfg`` on this machine (``runs.hardware.detect()``) and its dataset's clips:
+    ``problem`` refuses a run that cannot fit the GPU (or, on a CPU, the RAM); ``warning`` is a CPU run's time."""
+    from voxstudio.data.dataset import Dataset
+    from voxstudio.runs import hardware
+    from voxstudio.training import estimate
+
+    device = estimate.device_of(hw or hardware.detect())
+    return estimate.plan(cfg, Dataset.open(cfg.dataset).clips(), device)
 
 
 def dataset_problems(cfg) -> list[str]:

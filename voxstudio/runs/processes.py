@@ -38,29 +38,28 @@ def reap() -> None:
         proc.poll()
 
 
-def exit_code(pid: int) -> tuple[bool, int | None]:
-    """(exited, exit code) for one of our children; (False, None) when it is running or not ours."""
-    proc = children.get(pid)
-    if proc is not None:
-        rc = proc.poll()
-        return (rc is not None), rc
-    try:
-        done, status = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return False, None
-    if done == 0:
-        return False, None
-    return True, os.waitstatus_to_exitcode(status)
+def child_of(job: dict) -> subprocess.Popen | None:
+    """Our ``Popen`` of the process recorded in ``job`` — only if it is the same process (pid AND start time)."""
+    proc = children.get(job.get("pid"))
+    if proc is None or getattr(proc, "voxstudio_start", None) != job.get("proc_start"):
+        return None
+    return proc
 
 
 def alive(job: dict) -> tuple[bool, int | None]:
-    """Is the process recorded in ``job`` still the running trainer? Also returns its exit code if known."""
+    """Is the process recorded in ``job`` still the running trainer? Also returns its exit code if known.
+
+    Identity first: only a child we started with this very start time is polled (reaped), and a pid that now
+    belongs to another process is never waited for, reaped or reported as the trainer.
+    """
     pid = job.get("pid")
     if not isinstance(pid, int) or pid <= 0:
         return False, None
-    exited, rc = exit_code(pid)
-    if exited:
-        return False, rc
+    proc = child_of(job)
+    if proc is not None:
+        rc = proc.poll()
+        if rc is not None:
+            return False, rc
     stat = proc_stat(pid)
     if stat is None or stat[1] != job.get("proc_start"):  # gone, or the pid now belongs to someone else
         return False, None
@@ -97,5 +96,6 @@ def spawn(argv: list[str], log_path: Path, env: dict) -> subprocess.Popen:
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 env=env, start_new_session=True, close_fds=True)
+    proc.voxstudio_start = start_time(proc.pid)  # its identity, for child_of()
     children[proc.pid] = proc
     return proc

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 
 from voxstudio import workspace
-from voxstudio.atomicfile import write_atomic
+from voxstudio.atomicfile import locked, write_atomic
 
 CONFIG = "config.json"
 STATUS = "status.json"
+STATUS_LOCK = ".status.lock"
 JOB = "job.json"
 LOG = "train.log"
 TRAINING_CONFIG = "training_config.json"
@@ -54,10 +55,11 @@ def read_json(path: Path, default=None):
 def write_status(folder: Path, **fields) -> dict:
     """Merge ``fields`` into status.json atomically and stamp ``updated_at``."""
     path = Path(folder) / STATUS
-    status = read_json(path, {}) or {}
-    status.update(fields)
-    status["updated_at"] = time.time()
-    write_json_atomic(path, status)
+    with locked(Path(folder) / STATUS_LOCK):  # trainer, supervisor and studio each merge into the latest document
+        status = read_json(path, {}) or {}
+        status.update(fields)
+        status["updated_at"] = time.time()
+        write_json_atomic(path, status)
     return status
 
 

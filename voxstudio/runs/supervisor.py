@@ -113,7 +113,7 @@ def _wait_while_running(run: str) -> None:
     while runstatus.status(run).state == "running":
         time.sleep(runstatus.POLL_S)
     folder = runstatus.run_folder(run)
-    proc = processes.children.get((runfolder.read_json(folder / runfolder.JOB, {}) or {}).get("pid"))
+    proc = processes.child_of(runfolder.read_json(folder / runfolder.JOB, {}) or {})
     if proc is None:
         return
     try:

@@ -23,9 +23,17 @@ class Transcript:
 
 
 def language_choices(models: RunModels | None = None) -> list[str]:
-    """"auto" first, then the run's trained languages, then Voxtral's other languages."""
+    """"auto" first, then the run's trained languages (with its default), then Voxtral's other languages."""
     trained = list(models.languages) if models else []
+    default = models.default_language if models else AUTO
+    if default not in trained and default != AUTO:
+        trained.insert(0, default)
     return [AUTO] + trained + [code for code in TRANSCRIPTION_LANGUAGES if code not in trained]
+
+
+def default_language(models: RunModels | None = None) -> str:
+    """The choice preselected for a run: its one trained language (what training prompted), else "auto"."""
+    return models.default_language if models else AUTO
 
 
 def clip_samples(data: bytes, name: str | None = None):

@@ -14,6 +14,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from voxstudio.data import dataset as dataset_mod
+from voxstudio.data import integrity
 from voxstudio.studio import session
 
 APP_TITLE = "voxstudio"
@@ -117,14 +118,34 @@ def link_to_step(number: int, label: str | None = None, query: dict | None = Non
         st.markdown(f"{label}: open it from the sidebar.")
 
 
+def _safe_repair_once(ds: dataset_mod.Dataset) -> None:
+    """Clean what kills left in this dataset (never a saved clip), once per browser session and dataset."""
+    key = f"wizard_repaired_{ds.name}"
+    if st.session_state.get(key):
+        return
+    st.session_state[key] = True
+    try:
+        report = integrity.safe_repair(ds)
+    except OSError:
+        return  # e.g. a read-only or full disk: the page still works, `voxstudio dataset check` can say more
+    if report.repaired:
+        st.toast(f"Cleaned up {len(report.repaired)} leftover(s) of an interrupted save in '{ds.name}'.")
+    if not report.ok:
+        st.warning(f"Dataset '{ds.name}' has {len(report.problems) - len(report.repaired)} clip(s) whose audio is "
+                   f"missing: run `voxstudio dataset check {ds.name} --repair` to set them aside.")
+
+
 def open_current_dataset() -> dataset_mod.Dataset | None:
     """Open the current dataset, or tell the user to create one on the Language page (step 1)."""
     name = session.current_dataset_name()
     if name is not None:
         try:
-            return dataset_mod.Dataset.open(name)
+            ds = dataset_mod.Dataset.open(name)
         except (FileNotFoundError, ValueError) as exc:
             st.error(str(exc))
+        else:
+            _safe_repair_once(ds)
+            return ds
     st.info("No dataset selected yet. Create one (or pick one) on the Language page.")
     link_to_step(1, "Go to 1 · Language")
     return None

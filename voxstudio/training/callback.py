@@ -3,7 +3,9 @@
 Everything it depends on comes through the constructor (run folder, settings, processor, eval clips, baseline,
 how to save a model, the stop flag, the log, rank and world size), so it can be built and driven without the
 trainer process. Only rank 0 writes status.json, best.json and the best checkpoint; with several ranks every
-rank transcribes its share of the eval clips and all take the same stop decision.
+rank transcribes its share of the eval clips and all take the same stop decision (``training.distributed``:
+collectives on the backend's device). With a sharded model (FSDP) the evaluations, the baseline included, run
+in lockstep and every rank joins the gather of the weights that rank 0 saves.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from transformers import TrainerCallback
 
 from voxstudio.inference import Transcriber
 from voxstudio.runs import runfolder
-from voxstudio.training import checkpoints, scoring
+from voxstudio.training import checkpoints, distributed, scoring
 from voxstudio.training.config import RunConfig
 from voxstudio.training.evaluate import Interrupted, summarize, transcribe_clips
 from voxstudio.training.selection import ClipRef
@@ -38,7 +40,8 @@ class RunCallback(TrainerCallback):
 
     def __init__(self, run_dir: Path, cfg: RunConfig, processor, eval_refs: list[ClipRef], baseline_rows: list[dict],
                  *, save_model: Callable, best_dir: Path, should_stop: Callable[[], bool],
-                 log: Callable[[str], None], rank: int = 0, world_size: int = 1, status_every_s: float = 2.0):
+                 log: Callable[[str], None], rank: int = 0, world_size: int = 1, status_every_s: float = 2.0,
+                 sharded: bool = False, record_baseline: Callable[[list[dict]], None] | None = None):
         self.run_dir = Path(run_dir)
         self.cfg = cfg
         self.processor = processor
@@ -51,6 +54,10 @@ class RunCallback(TrainerCallback):
         self.rank = rank
         self.world_size = world_size
         self.status_every_s = status_every_s
+        # FSDP: save_model is called on every rank (it gathers the shards); the baseline is measured here, in
+        # lockstep, when none was saved, and handed to record_baseline on rank 0
+        self.sharded = sharded
+        self.record_baseline = record_baseline
         self.t0 = None
         self.start_step = 0
         self.t_last = 0.0
@@ -73,7 +80,9 @@ class RunCallback(TrainerCallback):
         if self.is_main:
             runfolder.write_status(self.run_dir, **fields)
 
-    def on_train_begin(self, args, state, control, **kw):
+    def on_train_begin(self, args, state, control, model=None, **kw):
+        if self.sharded and self.eval_refs and distributed.agree(not self.baseline_rows)[0]:
+            self.measure_baseline(model)
         self.t0, self.start_step = time.time(), state.global_step
         # what the best folder itself says it holds (a kill between its swap and best.json cannot mislead)
         best = runfolder.read_json(self.best_dir / checkpoints.META, None) or runfolder.read_json(
@@ -98,18 +107,30 @@ class RunCallback(TrainerCallback):
         per = (time.time() - self.t0 - self.eval_s) / done
         return round(per * (state.max_steps - state.global_step), 1)
 
-    def evaluate(self, model, state) -> bool:
-        """WER on the eval clips (sharded over ranks); returns False when a stop interrupted it."""
-        t = time.time()
-        self.status(phase="evaluating", message=f"measuring WER at step {state.global_step}")
+    def measure_baseline(self, model) -> None:
+        """The base model's WER with the sharded model, on every rank (FSDP); a stop raises ``Interrupted``."""
+        self.status(phase="baseline", message=f"measuring baseline WER on {len(self.eval_refs)} clips")
+        rows, complete = self._transcribe(model, "base")
+        if not complete:
+            raise Interrupted()
+        self.baseline_rows, self.best = rows, summarize(rows)["wer"]
+        if self.is_main and self.record_baseline is not None:
+            self.record_baseline(rows)
+
+    def _transcribe(self, model, source: str) -> tuple[list[dict], bool]:
+        """Every eval clip transcribed (each rank its share, gathered on every rank) and whether all finished."""
         was_training = model.training
-        transcriber = Transcriber(model, self.processor, next(model.parameters()).device, "training")
+        transcriber = Transcriber(model, self.processor, next(model.parameters()).device, source)
         world = self.world_size
         complete = True
         try:
             with torch.no_grad():  # each rank transcribes its share; every rank runs the same collectives
-                rows = transcribe_clips(transcriber, self.eval_refs[self.rank::world], self.cfg.max_new_tokens,
-                                        should_stop=self.should_stop)
+                if self.sharded:
+                    rows = distributed.transcribe_in_lockstep(transcriber, self.eval_refs, self.rank, world,
+                                                              self.cfg.max_new_tokens, self.should_stop)
+                else:
+                    rows = transcribe_clips(transcriber, self.eval_refs[self.rank::world], self.cfg.max_new_tokens,
+                                            should_stop=self.should_stop)
         except Interrupted:
             rows, complete = [], False
         model.train(was_training)
@@ -119,8 +140,17 @@ class RunCallback(TrainerCallback):
             complete = all(c for c, _ in shares)
             order = {r.clip_id: i for i, r in enumerate(self.eval_refs)}
             rows = sorted((r for _, share in shares for r in share), key=lambda r: order[r["clip_id"]])
+        return rows, complete
+
+    def evaluate(self, model, state) -> bool:
+        """WER on the eval clips (sharded over ranks); returns False when a stop interrupted it."""
+        t = time.time()
+        self.status(phase="evaluating", message=f"measuring WER at step {state.global_step}")
+        rows, complete = self._transcribe(model, "training")
         self.eval_s += time.time() - t
         if not complete or not self.is_main:
+            if complete and self.sharded:
+                self._save_best(model, None)  # rank 0 decides; every rank joins the gather
             return complete
         s = summarize(rows)
         self.last_rows = rows
@@ -128,18 +158,29 @@ class RunCallback(TrainerCallback):
         if self.trainer is not None:
             self.trainer.log({"eval_wer": s["wer"], "eval_cer": s["cer"]})
         improved = s["wer"] < self.best  # early stopping counts strict improvements only
+        best = None
         if self.chooses and scoring.keeps(s["wer"], self.best):  # <= the best so far: ties go to the later one
             self.best, self.best_step, self.best_rows = s["wer"], state.global_step, rows
             best = {"step": state.global_step, **s, "rows": rows}
-            self.save_model(model, self.best_dir, best)  # the record travels inside the folder it describes
-            runfolder.write_json_atomic(self.run_dir / BEST_JSON, best)
         elif improved:  # too few clips to choose a checkpoint: the best WER only paces early stopping
             self.best = s["wer"]
+        self._save_best(model, best)  # the record travels inside the folder it describes
+        if best is not None:
+            runfolder.write_json_atomic(self.run_dir / BEST_JSON, best)
         self.bad_evals = 0 if improved else self.bad_evals + 1
         # "best" only for a kept checkpoint, which by the rule is never worse than the base model
         self.status(phase="training", best_wer=self.best if self.best_rows is not None else None,
                     last_wer=s["wer"], eval_clips=s["n"], message="training")
         return True
+
+    def _save_best(self, model, best: dict | None) -> None:
+        """Save the best checkpoint when rank 0 chose one (``best``: its record); with FSDP on every rank."""
+        if self.sharded:
+            (best_now,) = distributed.agree(best is not None)
+            if best_now:
+                self.save_model(model, self.best_dir, best)
+        elif best is not None:
+            self.save_model(model, self.best_dir, best)
 
     def on_save(self, args, state, control, **kw):
         """The Trainer has written every file of ``checkpoint-N``: only now may a resume start from it."""
@@ -158,10 +199,8 @@ class RunCallback(TrainerCallback):
             stop = not self.evaluate(model, state)
             control.should_log = keep
             early = bool(cfg.early_stopping_patience) and self.bad_evals >= cfg.early_stopping_patience
-        if self.world_size > 1:  # every rank takes the same decision
-            flags = torch.tensor([int(stop or self.should_stop()), int(early)])
-            torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
-            stop, early = bool(flags[0]), bool(flags[1])
+        if self.world_size > 1:  # every rank takes the same decision (NCCL: the flags live on this rank's GPU)
+            stop, early = distributed.agree(stop or self.should_stop(), early)
         if stop:
             self.stopped = True
             control.should_save = True

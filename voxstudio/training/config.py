@@ -11,7 +11,6 @@ import dataclasses
 import json
 import math
 import os
-import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,16 +22,13 @@ from voxstudio.models import DEFAULT_BASE_MODEL, TINY
 METHODS = ("lora", "full")
 SCHEDULERS = ("cosine", "linear", "constant_with_warmup")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
-# "none": every process holds the whole model (data parallel); "fsdp": weights, gradients and optimizer state
-# are sharded over the `gpus` processes (FSDP2 through accelerate), for a model whose training does not fit one GPU.
-SHARDINGS = ("none", "fsdp")
+SHARDINGS = ("none", "fsdp")  # whole model per process (data parallel), or sharded over the `gpus` processes (FSDP2)
 ATTENTION_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP_TARGETS = ("gate_proj", "up_proj", "down_proj")
 ALL_TARGETS = ATTENTION_TARGETS + MLP_TARGETS
 PROJECTOR_TARGET = r"multi_modal_projector\.linear_[12]"
 # Keys that must never land in a saved config, whatever a caller passes.
 SECRET_KEYS = ("token", "hf_token", "api_key", "password")
-CLIP_LIST_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*\.json")  # a plain file name inside the run folder
 
 # Settings that make the in-code tiny model memorize a few clips in a few hundred CPU steps (measured).
 TINY_DEFAULTS = {
@@ -63,6 +59,9 @@ MODEL_PARAMS_B = {DEFAULT_BASE_MODEL: 4.7, TINY: 0.0002}
 AUDIO_PARAMS_B = {DEFAULT_BASE_MODEL: 0.65, TINY: 0.00005}
 SECONDS_PER_SAMPLE = {("gpu", "lora"): 0.25, ("gpu", "full"): 0.4, ("cpu", "lora"): 20.0, ("cpu", "full"): 30.0}
 TINY_SECONDS_PER_STEP = 0.12
+# Default share of training examples without the language hint (RunConfig.auto_language_fraction): most
+# examples keep the hint the studio prompts by default, enough go hint-less that auto mode is learned too.
+AUTO_LANGUAGE_FRACTION = 0.3
 
 
 @dataclass
@@ -96,11 +95,13 @@ class RunConfig:
     precision: str = "auto"
     max_grad_norm: float = 1.0
     max_new_tokens: int = 128
+    # Share of the training clips encoded WITHOUT the language hint (Voxtral's auto mode: the prompt ends
+    # ``[/INST][TRANSCRIBE]``, exactly as ``apply_transcription_request(language=None)`` builds it), so the model
+    # keeps transcribing when a user picks "auto". Which clips: ``features.auto_language_ids`` (per clip id + seed).
+    auto_language_fraction: float = AUTO_LANGUAGE_FRACTION
     gpus: int = 1
     sharding: str = "none"  # SHARDINGS; "fsdp" needs gpus >= 2
-    # The run folder's frozen clip list (runs.rundata, written by create_run); "" = a run made before clip
-    # lists, whose clips are read from the dataset.
-    clip_list: str = ""
+    clip_list: str = ""  # the run folder's frozen clip list (runs.rundata); "": older run, reads the dataset
 
     def __post_init__(self):
         # One spelling per language (pt_BR, pt-BR → pt-br), as datasets store them; invalid entries are left
@@ -151,12 +152,11 @@ class RunConfig:
             e["precision"] = f"precision must be one of {', '.join(PRECISIONS)}"
         _num(e, "max_grad_norm", self.max_grad_norm, lo=0, lo_open=True, hi=1000)
         _int(e, "max_new_tokens", self.max_new_tokens, 1, 4096)
+        _num(e, "auto_language_fraction", self.auto_language_fraction, lo=0, hi=1)
         _int(e, "gpus", self.gpus, 1, 64)
-        if self.sharding not in SHARDINGS:
-            e["sharding"] = f"sharding must be one of {', '.join(SHARDINGS)} (got {self.sharding!r})"
-        elif self.sharding == "fsdp" and _is_int(self.gpus) and self.gpus < 2:
-            e["sharding"] = "FSDP shards the model over several GPUs: set gpus to 2 or more, or sharding to 'none'"
-        if not isinstance(self.clip_list, str) or (self.clip_list and not CLIP_LIST_RE.fullmatch(self.clip_list)):
+        if self.sharding not in SHARDINGS or (self.sharding == "fsdp" and self.gpus == 1):
+            e["sharding"] = f"sharding must be one of {', '.join(SHARDINGS)}; 'fsdp' shards over 2 or more gpus"
+        if not isinstance(self.clip_list, str) or (self.clip_list and not workspace.is_slug(self.clip_list)):
             e["clip_list"] = "clip list must be a file name in the run folder such as 'clips.json' (or empty)"
         return e
 
@@ -307,16 +307,6 @@ def resolve_precision(cfg: RunConfig, cuda: bool, bf16_ok: bool) -> str:
     return "bf16" if bf16_ok else "fp16"
 
 
-def fsdp_settings(cfg: RunConfig) -> dict | None:
-    """``fsdp_config`` for ``sharding="fsdp"`` (None otherwise): FSDP2; every encoder and decoder layer is its own
-    shard unit (the model's ``_no_split_modules``); checkpoints hold the full state dict (loadable like any
-    model, and what resume reads); FSDP's activation checkpointing when gradient checkpointing is on."""
-    if cfg.sharding != "fsdp":
-        return None
-    return {"version": 2, "auto_wrap_policy": "TRANSFORMER_BASED_WRAP", "reshard_after_forward": True,
-            "state_dict_type": "FULL_STATE_DICT", "activation_checkpointing": cfg.gradient_checkpointing}
-
-
 def to_training_arguments(cfg: RunConfig, output_dir: str | Path, *, report_to: str | list[str] = "trackio",
                           cuda: bool | None = None, bf16_ok: bool | None = None, **overrides):
     """transformers ``TrainingArguments`` for ``cfg`` — the ONE place this mapping lives."""
@@ -328,7 +318,10 @@ def to_training_arguments(cfg: RunConfig, output_dir: str | Path, *, report_to: 
         cuda = torch.cuda.is_available() if cuda is None else cuda
         bf16_ok = (cuda and torch.cuda.is_bf16_supported()) if bf16_ok is None else bf16_ok
     precision = resolve_precision(cfg, cuda, bf16_ok)
-    fsdp = fsdp_settings(cfg)
+    # FSDP2: each encoder/decoder layer a shard unit (the model's _no_split_modules); full-state-dict checkpoints
+    # (loadable like any model; what resume reads); FSDP's own activation checkpointing (no extra all-gather)
+    fsdp = {"version": 2, "auto_wrap_policy": "TRANSFORMER_BASED_WRAP", "state_dict_type": "FULL_STATE_DICT",
+            "activation_checkpointing": cfg.gradient_checkpointing} if cfg.sharding == "fsdp" else None
     kwargs = dict(
         output_dir=str(output_dir),
         run_name=cfg.run_name,
@@ -351,11 +344,9 @@ def to_training_arguments(cfg: RunConfig, output_dir: str | Path, *, report_to: 
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         optim="adamw_torch_fused" if cuda else "adamw_torch",
-        # under FSDP, FSDP's own activation checkpointing (fsdp_config) instead: no redundant all-gather in backward
         activation_checkpointing=cfg.gradient_checkpointing and not fsdp,
         activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing and not fsdp else None,
-        fsdp=True if fsdp else None,
-        fsdp_config=fsdp,
+        fsdp=True if fsdp else None, fsdp_config=fsdp,
         train_sampling_strategy="group_by_length",
         remove_unused_columns=False,
         logging_steps=1,
@@ -416,6 +407,8 @@ def cli_command(cfg: RunConfig) -> str:
     if cfg.method == "lora":
         parts += ["--lora-r", str(cfg.lora_r), "--lora-alpha", str(cfg.lora_alpha)]
     parts += ["--eval-every", str(cfg.eval_every), "--seed", str(cfg.seed)]
+    if cfg.auto_language_fraction != AUTO_LANGUAGE_FRACTION:
+        parts += ["--auto-language-fraction", f"{cfg.auto_language_fraction:g}"]
     if cfg.gpus != 1:
         parts += ["--gpus", str(cfg.gpus)]
     if cfg.sharding == "fsdp":

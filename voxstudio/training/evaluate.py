@@ -3,6 +3,11 @@ final) and by ``voxstudio evaluate --run RUN`` / the Evaluate page.
 
 Transcription goes through ``voxstudio.inference`` — the same prompt and decoding a user gets — so
 "before" and "after" numbers measure what the Try page and the demo Space will do.
+
+Two prompt modes are measured: hinted (each clip's own ``lang:xx``, what training mostly prompts and what the
+Try page, the CLI and the Space default to for a one-language run) and auto (no hint: the model detects the
+language). The trainer's baseline and final evaluation and ``voxstudio evaluate`` report both; the WER every N
+steps during training (which picks the best checkpoint) is hinted only.
 """
 
 from __future__ import annotations
@@ -23,14 +28,16 @@ class Interrupted(Exception):
     """Raised between utterances when the run was asked to stop."""
 
 
-def transcribe_clips(transcriber, refs: list[ClipRef], max_new_tokens: int, should_stop=None) -> list[dict]:
-    """One row per clip: reference, hypothesis, WER, CER, whether generation stopped by EOS."""
+def transcribe_clips(transcriber, refs: list[ClipRef], max_new_tokens: int, should_stop=None,
+                     auto: bool = False) -> list[dict]:
+    """One row per clip: reference, hypothesis, WER, CER, whether generation stopped by EOS. Prompted with each
+    clip's language, or with no hint at all when ``auto`` (scored against the clip's language either way)."""
     rows = []
     for ref in refs:
         if should_stop is not None and should_stop():
             raise Interrupted()
-        out = transcriber.transcribe(ref.path, language=ref.language, max_new_tokens=max_new_tokens,
-                                     should_stop=should_stop)
+        out = transcriber.transcribe(ref.path, language=None if auto else ref.language,
+                                     max_new_tokens=max_new_tokens, should_stop=should_stop)
         if should_stop is not None and should_stop():
             raise Interrupted()
         rows.append({
@@ -47,22 +54,33 @@ def summarize(rows: list[dict]) -> dict:
     return {"wer": s["wer"], "cer": s["cer"], "n": s["n"]}
 
 
-def eval_results(baseline: list[dict], finetuned: list[dict] | None, note: str = "") -> dict:
-    """The run folder's eval_results.json document (baseline vs fine-tuned, per utterance)."""
+def eval_results(baseline: list[dict], finetuned: list[dict] | None, note: str = "", *,
+                 baseline_auto: list[dict] | None = None, finetuned_auto: list[dict] | None = None) -> dict:
+    """The run folder's eval_results.json document (baseline vs fine-tuned, per utterance).
+
+    ``baseline`` / ``finetuned`` are the hinted rows (each clip's ``lang:xx``); ``*_auto`` the same clips with no
+    hint, reported under ``"auto"`` (``{"baseline", "finetuned"}``) and per utterance as ``baseline_auto`` /
+    ``finetuned_auto`` (+ ``_wer``)."""
     tuned = {r["clip_id"]: r for r in finetuned or []}
+    base_auto = {r["clip_id"]: r for r in baseline_auto or []}
+    tuned_auto = {r["clip_id"]: r for r in finetuned_auto or []}
     utterances = []
     for b in baseline:
-        f = tuned.get(b["clip_id"])
+        f, ba, fa = tuned.get(b["clip_id"]), base_auto.get(b["clip_id"]), tuned_auto.get(b["clip_id"])
         utterances.append({
             "clip_id": b["clip_id"], "reference": b["reference"], "language": b["language"],
             "baseline": b["hypothesis"], "finetuned": f["hypothesis"] if f else None,
             "baseline_wer": b["wer"], "finetuned_wer": f["wer"] if f else None,
             "baseline_cer": b["cer"], "finetuned_cer": f["cer"] if f else None,
+            "baseline_auto": ba["hypothesis"] if ba else None, "finetuned_auto": fa["hypothesis"] if fa else None,
+            "baseline_auto_wer": ba["wer"] if ba else None, "finetuned_auto_wer": fa["wer"] if fa else None,
             "audio_path": b["audio_path"],
         })
     return {
         "baseline": summarize(baseline) if baseline else None,
         "finetuned": summarize(finetuned) if finetuned else None,
+        "auto": {"baseline": summarize(baseline_auto) if baseline_auto else None,
+                 "finetuned": summarize(finetuned_auto) if finetuned_auto else None},
         "note": note,
         "utterances": utterances,
     }
@@ -84,8 +102,26 @@ def evaluate_run(run_dir: Path, split: str = "eval", device=None) -> dict:
     refs = held if split == "eval" else train[: cfg.max_eval_utterances]
     transcriber = load_transcriber(str(output), base_model=resolve_model(cfg.base_model), device=device)
     rows = transcribe_clips(transcriber, refs, cfg.max_new_tokens)
+    auto_rows = transcribe_clips(transcriber, refs, cfg.max_new_tokens, auto=True)
     return {"run": cfg.run_name, "split": split, "note": note if split == "eval" else "", **summarize(rows),
-            "utterances": rows}
+            "utterances": rows, "auto": {**summarize(auto_rows), "utterances": auto_rows}}
+
+
+def report_lines(result: dict) -> list[str]:
+    """``evaluate_run``'s result as text: hinted and auto rates, then every utterance in both modes."""
+    auto = result.get("auto") or {}
+    lines = [f"{result['run']} ({result['split']}, {result['n']} clips): WER {scoring.percent(result['wer'])}  "
+             f"CER {scoring.percent(result['cer'])} with the language hint; WER {scoring.percent(auto.get('wer'))}  "
+             f"CER {scoring.percent(auto.get('cer'))} without (auto)"
+             + (f"  [{result['note']}]" if result.get("note") else "")]
+    by_clip = {r["clip_id"]: r for r in auto.get("utterances") or []}
+    for r in result["utterances"]:
+        a = by_clip.get(r["clip_id"]) or {}
+        lines.append(f"  {scoring.percent(r['wer']):>6}  {r['reference']!r} → {r['hypothesis']!r}")
+        if a:
+            lines.append(f"  {scoring.percent(a['wer']):>6}  {'(auto)':>{len(repr(r['reference']))}} → "
+                         f"{a['hypothesis']!r}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,10 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
-        print(f"{result['run']} ({result['split']}, {result['n']} clips): WER {scoring.percent(result['wer'])}  "
-              f"CER {scoring.percent(result['cer'])}")
-        for r in result["utterances"]:
-            print(f"  {scoring.percent(r['wer']):>6}  {r['reference']!r} → {r['hypothesis']!r}")
+        print("\n".join(report_lines(result)))
     return 0
 
 

@@ -7,6 +7,18 @@ inference builds its prompt, once per (clip, text, language, processor), store i
 
 An example is ``prompt + transcript + EOS`` with labels −100 over the prompt. Clips longer than 30 s
 give k feature chunks and 375·k audio tokens; the feature batch therefore counts chunks, not examples.
+
+Two prompts, both exactly what inference sends (mistral-common's transcription request):
+
+- hinted: ``<s>[INST][BEGIN_AUDIO][AUDIO]…[/INST]lang:xx[TRANSCRIBE]`` — ``lang:xx`` is plain text tokens,
+  ``[TRANSCRIBE]`` one control token;
+- auto (no language): ``<s>[INST][BEGIN_AUDIO][AUDIO]…[/INST][TRANSCRIBE]`` — the same control token right after
+  ``[/INST]``, no ``lang:`` text at all. The target is the transcript + EOS in both, as mistral-common itself
+  encodes a transcription training example with and without a language.
+
+``RunConfig.auto_language_fraction`` of the training clips (:func:`auto_language_ids`: per clip id and seed, so
+the same clips every epoch and after a resume) are encoded the auto way, the rest hinted; the choice is part of
+each example's cache key.
 """
 
 from __future__ import annotations
@@ -14,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 from pathlib import Path
 
@@ -43,19 +56,32 @@ def processor_fingerprint(processor) -> str:
     return h.hexdigest()[:16]
 
 
-def clip_key(ref: ClipRef, fingerprint: str) -> str:
-    """Cache key of one example: clip id, audio bytes (size + mtime), text, language and processor."""
+def auto_language_ids(clip_ids, fraction: float, seed: int = 0) -> set[str]:
+    """The clips whose example is encoded without the language hint: ``round(fraction × n)`` of them, those
+    whose sha1(seed, clip id) ranks lowest. Deterministic per clip id and seed (the same clips every epoch, on
+    resume and in every process); a run's clip list is frozen, so its subset never changes."""
+    ids = list(dict.fromkeys(clip_ids))
+    count = min(len(ids), math.floor(max(0.0, float(fraction)) * len(ids) + 0.5))
+    ranked = sorted(ids, key=lambda cid: hashlib.sha1(f"{int(seed)}:{cid}".encode()).hexdigest())
+    return set(ranked[:count])
+
+
+def clip_key(ref: ClipRef, fingerprint: str, auto: bool = False) -> str:
+    """Cache key of one example: clip id, audio bytes (size + mtime), text, language, processor, and whether it
+    is encoded without the hint (hinted keys are what they were before auto mode existed)."""
     st = os.stat(ref.path)
-    raw = json.dumps([ref.clip_id, ref.text, ref.language, st.st_size, int(st.st_mtime_ns), fingerprint])
+    raw = json.dumps([ref.clip_id, ref.text, ref.language, st.st_size, int(st.st_mtime_ns), fingerprint]
+                     + (["auto"] if auto else []))
     return hashlib.sha1(raw.encode("utf-8")).hexdigest()[:20]
 
 
-def make_example(processor, audio: np.ndarray, text: str, language: str | None) -> dict:
+def make_example(processor, audio: np.ndarray, text: str, language: str | None, auto: bool = False) -> dict:
     """Prompt (as inference builds it) + transcript tokens + EOS; labels −100 over the prompt.
 
-    The prompt takes the base language (a ``pt-br`` clip is prompted ``lang:pt``, as Voxtral knows it).
+    The prompt takes the base language (a ``pt-br`` clip is prompted ``lang:pt``, as Voxtral knows it); with
+    ``auto`` (or no language) it carries no hint, as inference prompts "auto".
     """
-    prompt = build_prompt(processor, audio, base_code(language) if language else None)
+    prompt = build_prompt(processor, audio, None if auto or not language else base_code(language))
     prompt_ids = prompt["input_ids"][0].tolist()
     target = processor.tokenizer.encode(text.strip(), add_special_tokens=False) + [processor.tokenizer.eos_token_id]
     return {
@@ -101,8 +127,10 @@ class FeatureSet(torch.utils.data.Dataset):
         return [len(m["input_ids"]) for m in self.meta]
 
 
-def build_features(processor, refs: list[ClipRef], cache_root: Path | None = None, log=None) -> FeatureSet:
-    """Examples for ``refs``, computing only those not cached yet (keyed per clip and processor)."""
+def build_features(processor, refs: list[ClipRef], cache_root: Path | None = None, log=None,
+                   auto_ids: set[str] | frozenset = frozenset()) -> FeatureSet:
+    """Examples for ``refs``, computing only those not cached yet (keyed per clip and processor); clips in
+    ``auto_ids`` (:func:`auto_language_ids`) are encoded without the language hint."""
     from voxstudio.data.audio import load_audio
 
     fp = processor_fingerprint(processor)
@@ -110,11 +138,14 @@ def build_features(processor, refs: list[ClipRef], cache_root: Path | None = Non
     keys = []
     made = 0
     for ref in refs:
-        key = clip_key(ref, fp)
+        auto = ref.clip_id in auto_ids
+        key = clip_key(ref, fp, auto)
         if not (folder / f"{key}.json").exists():
-            _save(folder, key, make_example(processor, load_audio(ref.path), ref.text, ref.language))
+            _save(folder, key, make_example(processor, load_audio(ref.path), ref.text, ref.language, auto))
             made += 1
         keys.append(key)
     if log:
-        log(f"features: {len(refs)} clips ({made} computed, {len(refs) - made} from cache) in {folder}")
+        hint_less = sum(ref.clip_id in auto_ids for ref in refs)
+        log(f"features: {len(refs)} clips ({made} computed, {len(refs) - made} from cache; {hint_less} without the "
+            f"language hint) in {folder}")
     return FeatureSet(folder, keys, refs)

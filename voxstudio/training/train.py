@@ -4,6 +4,11 @@ Runs detached from the UI (the queue supervisor starts it); everything it tells 
 folder (status.json, eval_results.json, output/ …) and stdout (train.log). Steps, like transformers'
 speech-recognition example: 1 config, 2 data, 3 model, 4 baseline WER, 5 train (WER every N steps, best
 checkpoint, early stopping, SIGTERM → checkpoint + ``stopped``), 6 final WER and outputs.
+
+``cfg.auto_language_fraction`` of the training clips are encoded without the language hint (auto mode). The
+baseline and the WER every N steps (which picks the best checkpoint) are measured with each clip's hint; at the
+end the base model and the output are also measured without it, both loaded through ``inference`` as a user
+loads them (eval_results.json ``"auto"``).
 """
 
 from __future__ import annotations
@@ -124,13 +129,14 @@ def prepare_model(model, cfg: RunConfig):
     return model
 
 
-def save_output(model, processor, folder: Path, cfg: RunConfig, base_source: str, meta: dict | None = None) -> None:
+def save_output(model, processor, folder: Path, cfg: RunConfig, base_source: str, meta: dict | None = None,
+                state_dict: dict | None = None) -> None:
     """Adapter (LoRA) or full model + processor files, written aside and swapped in (a kill keeps old or new).
 
     ``meta`` (e.g. the best checkpoint's step and WER) is saved inside the folder, so it always describes the
-    weights next to it."""
+    weights next to it; ``state_dict``: the gathered full weights of a sharded (FSDP) model."""
     tmp = checkpoints.staging(folder)
-    model.save_pretrained(tmp)
+    model.save_pretrained(tmp, state_dict=state_dict)
     processor.save_pretrained(tmp)
     if cfg.method == "lora":
         path = tmp / "adapter_config.json"
@@ -140,6 +146,59 @@ def save_output(model, processor, folder: Path, cfg: RunConfig, base_source: str
     if meta is not None:
         runfolder.write_json_atomic(tmp / checkpoints.META, meta)
     checkpoints.swap_in(tmp, folder)
+
+
+def release_training_memory(trainer) -> None:
+    """Drop the trained model, optimizer and scheduler (the output is on disk) before models are loaded again for
+    the auto-mode evaluation, so the copies never share the GPU."""
+    import gc
+
+    import torch
+
+    try:
+        trainer.accelerator.free_memory()
+    except Exception:  # noqa: BLE001 - best effort; the references below go anyway
+        pass
+    trainer.model = trainer.model_wrapped = trainer.optimizer = trainer.lr_scheduler = None
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def auto_mode_rows(run_dir: Path, cfg: RunConfig, base_source: str, eval_refs, device, dtype,
+                   final_rows) -> tuple[list[dict] | None, list[dict] | None]:
+    """(base, output) rows without the language hint, each model loaded through ``inference`` as the Try page and
+    the Space load it, one at a time. (None, None) without eval clips or hinted final rows; a stop request cuts it
+    short (what is not measured stays None; the output is kept)."""
+    import gc
+
+    import torch
+
+    from voxstudio.inference import load_transcriber
+
+    if not eval_refs or not final_rows:
+        return None, None
+    rows: dict[str, list[dict] | None] = {"base": None, "output": None}
+    sources = {"base": (base_source, None),
+               "output": (str(run_dir / runfolder.OUTPUT), base_source if cfg.method == "lora" else None)}
+    for name, (model, base) in sources.items():
+        status(run_dir, phase="evaluating",
+               message=f"measuring the {name} model's WER without the language hint on {len(eval_refs)} clips")
+        transcriber = load_transcriber(model, base_model=base, device=device, dtype=dtype)
+        try:
+            rows[name] = transcribe_clips(transcriber, eval_refs, cfg.max_new_tokens,
+                                          should_stop=lambda: Stop.requested, auto=True)
+        except Interrupted:
+            log(f"{name} without the language hint (auto): not measured, stop requested")
+            break
+        finally:
+            del transcriber
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        s = summarize(rows[name])
+        log(f"{name} without the language hint (auto): WER {s['wer']:.3f} CER {s['cer']:.3f} on {s['n']} clips")
+    return rows["base"], rows["output"]
 
 
 # ----- main -----
@@ -168,9 +227,10 @@ def train(run_dir: Path, resume: bool) -> int:
     log(f"data: {len(train_refs)} training clips, {len(eval_refs)} evaluation clips" + (f" ({note})" if note else ""))
     model, processor, base_source = load_model_and_processor(cfg, cuda, bf16)
     from voxstudio.training.collator import VoxtralCollator
-    from voxstudio.training.features import build_features
+    from voxstudio.training.features import auto_language_ids, build_features
 
-    train_set = build_features(processor, train_refs, log=log)
+    auto_ids = auto_language_ids([r.clip_id for r in train_refs], cfg.auto_language_fraction, cfg.seed)
+    train_set = build_features(processor, train_refs, log=log, auto_ids=auto_ids)
 
     # 3. model (the frozen encoder part runs without autograd, each chunk once: training/encoder.py)
     torch.manual_seed(cfg.seed)
@@ -181,11 +241,23 @@ def train(run_dir: Path, resume: bool) -> int:
     if encoder_cache is not None:
         log(f"encoder: frozen {encoder_cache.stage} outputs cached per 30 s chunk in {encoder_cache.folder}")
     device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if cuda else torch.device("cpu")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    sharded = cfg.sharding == "fsdp" and world > 1  # the Trainer (accelerate) shards the model over the ranks
+    if cuda and world > 1:
+        torch.cuda.set_device(device)  # NCCL's object collectives use the current device
 
-    # 4. baseline (before the first step; reused on resume)
+    # 4. baseline (before the first step; reused on resume; with FSDP measured by the callback, in lockstep)
+    def record_baseline(rows: list[dict]) -> None:
+        b = summarize(rows)
+        log(f"baseline: WER {b['wer']:.3f} CER {b['cer']:.3f} on {b['n']} clips")
+        doc = eval_results(rows, None, note)
+        runfolder.write_json_atomic(run_dir / runfolder.EVAL_RESULTS,
+                                    {**doc, "baseline_rows": rows, "clip_ids": [r.clip_id for r in eval_refs]})
+        status(run_dir, baseline_wer=b["wer"], eval_clips=b["n"])
+
     saved = runfolder.read_json(run_dir / runfolder.EVAL_RESULTS, {}) or {}
     baseline_rows = saved.get("baseline_rows") if saved.get("clip_ids") == [r.clip_id for r in eval_refs] else None
-    if is_main() and baseline_rows is None:
+    if is_main() and baseline_rows is None and not sharded:
         status(run_dir, phase="baseline", message=f"measuring baseline WER on {len(eval_refs)} clips")
         from voxstudio.inference import Transcriber
 
@@ -194,13 +266,7 @@ def train(run_dir: Path, resume: bool) -> int:
             baseline_rows = transcribe_clips(Transcriber(model, processor, device, "base"), eval_refs,
                                              cfg.max_new_tokens, should_stop=lambda: Stop.requested)
         model.train()
-        b = summarize(baseline_rows)
-        log(f"baseline: WER {b['wer']:.3f} CER {b['cer']:.3f} on {b['n']} clips")
-        doc = eval_results(baseline_rows, None, note)
-        runfolder.write_json_atomic(run_dir / runfolder.EVAL_RESULTS,
-                                    {**doc, "baseline_rows": baseline_rows,
-                                     "clip_ids": [r.clip_id for r in eval_refs]})
-        status(run_dir, baseline_wer=b["wer"], eval_clips=b["n"])
+        record_baseline(baseline_rows)
     if Stop.requested:
         raise Interrupted()
 
@@ -215,21 +281,27 @@ def train(run_dir: Path, resume: bool) -> int:
     args = to_training_arguments(cfg, ckpt_dir, report_to="trackio", cuda=cuda, bf16_ok=bf16)
     from voxstudio.training.callback import RunCallback
 
-    callback = RunCallback(run_dir, cfg, processor, eval_refs, baseline_rows or [],
-                           save_model=lambda m, folder, meta=None: save_output(m, processor, folder, cfg, base_source,
-                                                                               meta),
+    def save_model(m, folder, meta=None):  # FSDP: called on every rank, which all join the gather of the shards
+        state = trainer.accelerator.get_state_dict(m) if sharded else None
+        if is_main():
+            save_output(m, processor, folder, cfg, base_source, meta, state_dict=state)
+
+    callback = RunCallback(run_dir, cfg, processor, eval_refs, baseline_rows or [], save_model=save_model,
                            best_dir=ckpt_dir / BEST_DIR, should_stop=lambda: Stop.requested, log=log,
-                           rank=rank(), world_size=int(os.environ.get("WORLD_SIZE", "1")),
-                           status_every_s=STATUS_EVERY_S)
+                           rank=rank(), world_size=world, status_every_s=STATUS_EVERY_S, sharded=sharded,
+                           record_baseline=record_baseline)
     trainer = Trainer(model=model, args=args, train_dataset=train_set,
                       data_collator=VoxtralCollator(pad_token_id=processor.tokenizer.pad_token_id),
                       callbacks=[callback])
     callback.trainer = trainer
+    if sharded and not trainer.is_fsdp_enabled:
+        log("fsdp: accelerate shards only on GPUs; these CPU processes train data parallel, whole model each")
     if is_main():
         runfolder.write_json_atomic(run_dir / runfolder.TRAINING_CONFIG, {
             "training_arguments": json.loads(args.to_json_string()),
             "lora": to_lora_config(cfg).to_dict() if cfg.method == "lora" else None,
             "base_model_source": base_source, "train_clips": len(train_refs), "eval_clips": len(eval_refs),
+            "auto_language_clips": len(auto_ids),  # training examples encoded without the language hint
         })
     latest = checkpoints.latest_complete(ckpt_dir) if resume else None
     last = str(latest) if latest else None
@@ -240,6 +312,8 @@ def train(run_dir: Path, resume: bool) -> int:
         raise Interrupted()
 
     # 6. final outputs (rank 0): the kept checkpoint, else the final weights (training.scoring's rule)
+    baseline_rows = callback.baseline_rows  # with FSDP measured by the callback
+    full_state = trainer.accelerator.get_state_dict(trainer.model) if sharded else None  # every rank gathers
     if is_main():
         final_rows = callback.best_rows
         best_dir = ckpt_dir / BEST_DIR
@@ -250,12 +324,16 @@ def train(run_dir: Path, resume: bool) -> int:
             checkpoints.swap_in(staged, run_dir / runfolder.OUTPUT)
             log(f"output: best checkpoint (step {callback.best_step}, WER {callback.best:.3f})")
         else:  # too few eval clips to choose, or no evaluation matched the base: the final weights, said so
-            save_output(trainer.model, processor, run_dir / runfolder.OUTPUT, cfg, base_source)
+            save_output(trainer.model, processor, run_dir / runfolder.OUTPUT, cfg, base_source, state_dict=full_state)
             final_rows = callback.last_rows
-        doc = eval_results(baseline_rows or [], final_rows, note)
+        dtype = next(trainer.model.parameters()).dtype  # the hinted rows were measured in it: auto rows too
+        model = None  # noqa: F841 - the trainer's copy goes before the output is loaded again
+        release_training_memory(trainer)
+        base_auto, final_auto = auto_mode_rows(run_dir, cfg, base_source, eval_refs, device, dtype, final_rows)
+        doc = eval_results(baseline_rows or [], final_rows, note, baseline_auto=base_auto, finetuned_auto=final_auto)
         before, after = (doc["baseline"] or {}).get("wer"), (doc["finetuned"] or {}).get("wer")
         chosen = scoring.choice(len(eval_refs), kept, before, after, held_out=not note, best_step=callback.best_step)
-        log(f"output: {chosen['selected_by']}, WER on {len(eval_refs)} clips"
+        log(f"output: {chosen['selected_by']}; its WER rests on {len(eval_refs)} clip(s)"
             + (": WORSE than the base model" if chosen["worse_than_base"] else ""))
         runfolder.write_json_atomic(run_dir / runfolder.EVAL_RESULTS,
                                     {**doc, **chosen, "baseline_rows": baseline_rows,
@@ -263,6 +341,8 @@ def train(run_dir: Path, resume: bool) -> int:
         metrics = dict(result.metrics)
         # best_wer: only a kept checkpoint is "best" (never worse than the base); finetuned_wer: the output's WER
         metrics.update({"finetuned_wer": after, "best_wer": after if kept else None, "baseline_wer": before,
+                        "finetuned_auto_wer": (doc["auto"]["finetuned"] or {}).get("wer"),
+                        "baseline_auto_wer": (doc["auto"]["baseline"] or {}).get("wer"),
                         "global_step": result.global_step, **chosen})
         runfolder.write_json_atomic(run_dir / runfolder.TRAIN_RESULTS, metrics)
         status(run_dir, state="succeeded", phase="done", step=result.global_step, eta_s=0,
