@@ -128,13 +128,13 @@ def transcribe(audio, language: str = AUTO) -> tuple[str, str]:
     if samples.size == 0:
         raise gr.Error("The clip is empty.")
     started = time.perf_counter()
-    result = transcriber.transcribe(
-        samples, sampling_rate=SAMPLING_RATE, language=None if language in (AUTO, "", None) else language
-    )
+    hint = None if language in (AUTO, "", None) else language
+    limit = inference.max_new_tokens_for(samples.size / SAMPLING_RATE, hint)  # grows with the clip's length
+    result = transcriber.transcribe(samples, sampling_rate=SAMPLING_RATE, language=hint, max_new_tokens=limit)
     seconds = time.perf_counter() - started
     details = f"{samples.size / SAMPLING_RATE:.1f} s of audio transcribed in {seconds:.2f} s"
     if not result.stopped_by_eos:
-        details += " (stopped at the token limit: the transcript may be cut)"
+        details += f" (cut off at the {limit}-token limit: the transcript may be incomplete)"
     return result.text, details
 
 

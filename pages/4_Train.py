@@ -18,7 +18,7 @@ from voxstudio.training import config, scoring, selection
 
 TINY_LABEL = "tiny — pipeline check, random weights"
 CUSTOM = "other: a local folder or Hub id…"
-MODEL_CHOICES = [models.DEFAULT_BASE_MODEL, models.TINY, CUSTOM]
+MODEL_CHOICES = [models.DEFAULT_BASE_MODEL, models.TINY, models.VOXTRAL_SMALL, CUSTOM]
 PRESETS = [*config.PRESETS, "custom"]
 LIVE_EVERY_S = 2.0
 LOG_LINES = 15
@@ -44,7 +44,8 @@ def gpu_memory_gb() -> tuple[float | None, str]:
 
 
 def model_label(choice: str) -> str:
-    return {models.TINY: TINY_LABEL, models.DEFAULT_BASE_MODEL: f"Voxtral Mini 3B ({choice})"}.get(choice, choice)
+    return {models.TINY: TINY_LABEL, models.DEFAULT_BASE_MODEL: f"Voxtral Mini 3B ({choice})",
+            models.VOXTRAL_SMALL: f"Voxtral Small 24B ({choice})"}.get(choice, choice)
 
 
 def default_run_name(dataset: str) -> str:
@@ -277,6 +278,11 @@ if ds is not None:
                                                          key="train_lora_alpha"))
         else:
             fields["freeze_audio_tower"] = b[2].checkbox("Freeze the audio encoder", True, key="train_freeze")
+            fields["precision"] = b[3].selectbox(
+                "Precision", config.PRECISIONS, key="train_precision",
+                help="auto: fp32 weights, computed in bf16 (fp16 on older GPUs); bf16: pure bf16 weights, gradients "
+                     "and optimizer states — about half the memory, but updates smaller than bf16's resolution are "
+                     "lost")
         if len(langs) > 1:
             fields["languages"] = st.multiselect("Train on these languages (empty: all)", langs,
                                                  format_func=languages.label, key="train_languages")
@@ -295,19 +301,25 @@ if ds is not None:
         error = str(exc)
 
     if cfg is not None:
-        est = config.estimate(cfg, stats["clips"], stats["minutes"], gpu_gb)
+        est = preflight.hardware_fit(cfg, clips=ds.clips())  # training.estimate: the one memory and time model
         e = st.columns(3)
         e[0].metric("Steps", est["steps"])
-        e[1].metric("Rough time", formatting.fmt_duration(est["seconds"]), help=f"on {est['device'].upper()}")
-        vram = f"{est['vram_need_gb']:.1f} GB" if est["vram_need_gb"] else "–"
-        e[2].metric("GPU memory needed", vram, help=f"detected: {hw_line}")
-        if est["device"] == "gpu" and not est["fits"]:
-            st.warning(f"This needs about {est['vram_need_gb']:.0f} GB of GPU memory but the GPU has "
-                       f"{gpu_gb:.0f} GB: use LoRA, a smaller batch with more gradient accumulation, or "
-                       "gradient checkpointing.")
-        elif est["device"] == "cpu" and not cfg.is_tiny:
-            st.warning("No GPU detected: Voxtral will be extremely slow on a CPU. Use the tiny model to check "
-                       "the pipeline, or a GPU machine.")
+        where = "GPU" if est["device"] == "gpu" else "CPU"
+        e[1].metric("Estimated time", formatting.fmt_duration(est["seconds"]) if est["seconds"] else "–",
+                    help=f"on this {where}, idle, from the model's size and the device's speed: an estimate until "
+                         "the first steps are measured (the live panel then shows the measured time left)")
+        m = est["memory"]
+        e[2].metric("GPU memory needed" if where == "GPU" else "RAM needed",
+                    f"~{est['need_gib']:.1f} GiB" if m else "–",
+                    help=(f"{m.dtype} weights {m.weights / 2**30:.1f} GiB, gradients {m.gradients / 2**30:.1f}, "
+                          f"AdamW states {m.optimizer / 2**30:.1f}, activations {m.activations / 2**30:.1f}, "
+                          f"overhead {m.overhead / 2**30:.1f}; this machine: {hw_line}") if m else
+                    f"unknown for this model (no config.json to read its size); this machine: {hw_line}")
+        if est["problem"]:
+            st.error(est["problem"])
+        elif est["warning"]:
+            st.warning(est["warning"])
+        st.caption("Time and memory are estimates (training.estimate) until the run measures its first steps.")
         st.caption("The same run from a terminal:")
         st.code(config.cli_command(cfg), language="bash")
     else:

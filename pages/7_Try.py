@@ -88,7 +88,10 @@ if shown and shown.get("clip") == clip.file_id and shown.get("run") == run:
                 st.error(result)
                 continue
             st.markdown(f"> {result.text}" if result.text.strip() else "> *(no words: the transcript is empty)*")
-            note = "" if result.stopped_by_eos else " · stopped at the token limit"
+            limit = getattr(result, "max_new_tokens", None)
+            note = "" if result.stopped_by_eos else (
+                f" · cut off at the {limit}-token limit for this clip's length: the transcript may be incomplete"
+                if limit else " · cut off at the token limit: the transcript may be incomplete")
             st.caption(f"{result.seconds:.2f} s{note}")
     st.divider()
     wizard.link_to_step(6, "Happy with it? Share it: 6 · Publish →")

@@ -26,7 +26,7 @@ LORA_CONFIG = {
     "batch_size": 4, "grad_accum": 2, "warmup_steps": 10, "scheduler": "cosine", "lora_r": 16,
     "lora_alpha": 32, "lora_dropout": 0.05, "lora_targets": ["q_proj", "k_proj", "v_proj", "o_proj"],
     "lora_projector": False, "freeze_audio_tower": True, "precision": "bf16", "max_grad_norm": 1.0,
-    "seed": 0, "steps_trained": 240,
+    "seed": 0, "steps_trained": 240, "auto_language_fraction": 0.3,
 }
 FACTS = {
     "run_name": "fr-voice-1", "repo_id": "alice/fr-voice", "base_model": "mistralai/Voxtral-Mini-3B-2507",
@@ -35,6 +35,7 @@ FACTS = {
     "data": {"train_minutes": 21.4, "train_clips": 312, "eval_clips": 35, "eval_minutes": 2.3, "speakers": 1},
     "config": LORA_CONFIG,
     "results": {"baseline": {"wer": 0.1834, "cer": 0.0712}, "finetuned": {"wer": 0.0621, "cer": 0.0233},
+                "auto": {"baseline": {"wer": 0.2011, "cer": 0.0790}, "finetuned": {"wer": 0.0714, "cer": 0.0261}},
                 "utterances": 35, "wer_clips": 35, "selected_by": "best held-out WER", "worse_than_base": False,
                 "selection_bias": True, "best_step": 200},
     "consent": {"given": True, "speaker": "Alice", "given_at": "2026-11-20T10:00:00+00:00",

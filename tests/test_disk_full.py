@@ -110,3 +110,31 @@ def test_edits_on_a_full_disk_change_nothing_or_everything(small_disk, tmp_path)
     assert Dataset.open("edit").get(clip.clip_id).text == "written once there is room"
     check_consistent(ds, saved, tmp_path)
     assert workspace.is_disk_full(OSError(28, "x"))
+
+
+@pytest.mark.slow
+def test_training_on_a_full_disk_fails_saying_so_and_keeps_the_dataset(small_disk, tmp_path):
+    from train_helpers import run_trainer
+
+    from voxstudio.runs import queue, runfolder
+    from voxstudio.training.config import new_config
+
+    ds = Dataset.create("train-full", languages=["en"])
+    saved = set()
+    for r in [r for r in rows() if r["audio_path"].startswith("en/stp")][:3]:
+        saved.add(ds.add_clip(r["path"], r["text"], language="en", source="import").clip_id)
+    run = queue.create_run(new_config(run_name="on-full-disk", dataset="train-full", base_model="tiny",
+                                      max_steps=2, eval_fraction=0.0, max_new_tokens=2))
+    fd = os.open(small_disk / "filler", os.O_WRONLY | os.O_CREAT)  # nothing left for features or checkpoints
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    assert run_trainer(run).returncode == 1
+    status = runfolder.read_status(run)
+    assert status["state"] == "failed" and re.match(SENTENCE, status["message"]), status
+    os.unlink(small_disk / "filler")
+    check_consistent(ds, saved, tmp_path)

@@ -104,6 +104,7 @@ def test_sigkill_while_a_checkpoint_is_written_then_resume_succeeds(home, point)
     assert resumed.returncode == 0, log[-3000:]
     assert "removed incomplete checkpoint(s) left by a kill: checkpoint-4" in log
     assert f"resuming from {run / runfolder.CHECKPOINTS / 'checkpoint-2'}" in log
+    assert "restored" in log and "missing keys" not in log  # the full model's weights really came back
     status = runfolder.read_status(run)
     assert status["state"] == "succeeded" and status["step"] == 6
     assert json.loads((run / runfolder.TRAIN_RESULTS).read_text())["global_step"] == 6

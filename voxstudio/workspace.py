@@ -83,7 +83,8 @@ class DiskFullError(OSError):
 
 
 def is_disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
+    """ENOSPC/EDQUOT, also when a library wrapped it (torch raises RuntimeError "... No space left on device")."""
+    return (isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS) or "No space left on device" in str(exc)
 
 
 def disk_full(path: str | os.PathLike) -> DiskFullError:

@@ -16,7 +16,7 @@ from pathlib import Path
 from voxstudio import languages, models
 from voxstudio.runs import preflight, queue
 from voxstudio.runs import status as runstatus
-from voxstudio.training.config import AUTO_LANGUAGE_FRACTION
+from voxstudio.training.config import AUTO_LANGUAGE_FRACTION, PRECISIONS
 from voxstudio.training.scoring import percent
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "crashed": 1, "stopped": 3}
@@ -25,6 +25,7 @@ TRAIN_FIELDS = {
     "max_steps": "max_steps", "epochs": "epochs", "lr": "learning_rate", "batch_size": "batch_size",
     "grad_accum": "grad_accum", "lora_r": "lora_r", "lora_alpha": "lora_alpha", "eval_every": "eval_every",
     "seed": "seed", "gpus": "gpus", "method": "method", "auto_language_fraction": "auto_language_fraction",
+    "precision": "precision",
 }
 
 
@@ -47,6 +48,9 @@ def register(subparsers) -> None:
     p.add_argument("--auto-language-fraction", type=float,
                    help="share of training clips encoded without the language hint (auto mode), 0..1 "
                         f"(default {AUTO_LANGUAGE_FRACTION:g})")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="auto (default): LoRA loads the base in bf16 (fp16 on older GPUs, fp32 on CPU), a full "
+                        "fine-tune keeps fp32 weights computed in bf16; bf16: pure bf16 weights (half the memory)")
     p.add_argument("--gpus", type=int, help="data-parallel processes (one per GPU)")
     p.add_argument("--fsdp", action="store_true",
                    help="shard the model over the --gpus processes (FSDP), for a model too big for one GPU")
@@ -77,7 +81,8 @@ def register(subparsers) -> None:
     q.add_argument("--detach", action="store_true")
     q.set_defaults(func=cmd_resume)
 
-    p = subparsers.add_parser("evaluate", help="WER/CER of a run's fine-tuned model, with the language hint and without (auto)")
+    p = subparsers.add_parser("evaluate",
+                              help="WER/CER of a run's fine-tuned model, with the language hint and without (auto)")
     p.add_argument("--run", required=True)
     p.add_argument("--split", choices=("eval", "train"), default="eval")
     p.add_argument("--json", action="store_true")
@@ -128,6 +133,9 @@ def cmd_train(args) -> int:
     problems = preflight.preflight(cfg)
     if problems:
         raise ValueError(" ".join(problems))
+    warning = preflight.hardware_fit(cfg)["warning"]  # a CPU run: how long it will take
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     st = queue.submit(cfg)
     ahead = [s.run for s in runstatus.list_runs() if s.active and s.run != st.run]
     print(f"Queued run {st.run} ({st.folder})" + (f" behind {', '.join(ahead)}" if ahead else ""),
@@ -258,15 +266,23 @@ def cmd_transcribe(args) -> int:
     except RuntimeError as exc:  # inference.ModelLoadError: a sentence naming what could not load
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    from voxstudio.inference import max_new_tokens_for
+
     results = []
     for path in args.audio:
         started = time.perf_counter()
-        out = transcriber.transcribe(audio.load_audio(Path(path)), language=language)
+        samples = audio.load_audio(Path(path))
+        limit = max_new_tokens_for(samples.size / audio.SAMPLE_RATE, language)  # the one rule (Try, Space too)
+        out = transcriber.transcribe(samples, language=language, max_new_tokens=limit)
         results.append({"audio": path, "text": out.text, "language": out.language,
-                        "stopped_by_eos": out.stopped_by_eos, "seconds": round(time.perf_counter() - started, 3)})
+                        "stopped_by_eos": out.stopped_by_eos, "max_new_tokens": limit,
+                        "seconds": round(time.perf_counter() - started, 3)})
     if args.json:
         print(json.dumps(results, indent=2, ensure_ascii=False))
     else:
         for r in results:
             print(f"{r['audio']}\t{r['text']}")
+            if not r["stopped_by_eos"]:
+                print(f"warning: {r['audio']}: cut off at the {r['max_new_tokens']}-token limit for its length "
+                      "(the transcript may be incomplete)", file=sys.stderr)
     return 0

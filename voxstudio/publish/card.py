@@ -140,6 +140,8 @@ def run_facts(run_dir: str | Path, *, artifact: str = "adapter", repo_id: str | 
         "results": {
             "baseline": evals.get("baseline") or {},
             "finetuned": evals.get("finetuned") or {},
+            # the same clips without the language hint (auto mode); {} for runs from before it was measured
+            "auto": {side: ((evals.get("auto") or {}).get(side) or {}) for side in ("baseline", "finetuned")},
             "utterances": len(evals.get("utterances") or []) if isinstance(evals.get("utterances"), list)
             else int(evals.get("utterances") or 0),
             "held_out": not evals.get("note"),  # the trainer notes when it had to measure on training clips
@@ -258,6 +260,9 @@ def _hyperparameters(facts: dict) -> list[tuple[str, str]]:
         if cfg.get("lora_projector"):
             targets += ", audio projector"
         rows.append(("LoRA targets", targets))
+    if cfg.get("auto_language_fraction") is not None:
+        rows.append(("Training examples without the language hint (auto mode)",
+                     f"{round(100 * float(cfg['auto_language_fraction']))}%"))
     for key, label in (("freeze_audio_tower", "Audio encoder frozen"), ("precision", "Precision"),
                        ("max_grad_norm", "Max gradient norm"), ("seed", "Seed")):
         if cfg.get(key) is not None:
@@ -305,6 +310,10 @@ def render_model_card(run_dir: str | Path | None = None, *, facts: dict | None =
     lang_text = ", ".join(language_name(code) for code in languages) or "the dataset's languages"
     rates = {f"{side}_{metric}": percent(scores.get(metric), NOT_MEASURED)
              for side, scores in (("baseline", base_res), ("finetuned", tuned)) for metric in ("wer", "cer")}
+    auto_res = res.get("auto") or {}
+    auto_measured = (auto_res.get("finetuned") or {}).get("wer") is not None
+    rates.update({f"auto_{side}_{metric}": percent((auto_res.get(side) or {}).get(metric), NOT_MEASURED)
+                  for side in ("baseline", "finetuned") for metric in ("wer", "cer")})
     claims = scoring.outcome(res)  # one fact for the card and the pages: what the WER rests on, worse or not
     measured_on = ("held-out clips" if held_out else "its own training clips") if not claims.wer_clips else (
         claims.rests_on if held_out else f"its own {claims.rests_on}")
@@ -312,6 +321,9 @@ def render_model_card(run_dir: str | Path | None = None, *, facts: dict | None =
                f"{duration_text(data['train_minutes'])} of one "
                f"person's recorded speech in {lang_text}, with voxstudio. Fine-tuned WER on "
                f"{measured_on}: {rates['finetuned_wer']} (base model: {rates['baseline_wer']}).")
+    if auto_measured:
+        summary += (f" Without the language hint (the model detects the language): {rates['auto_finetuned_wer']} "
+                    f"(base model: {rates['auto_baseline_wer']}).")
     if claims.worse_than_base:
         summary += f"\n\n**Warning: {claims.worse_sentence()} Use the base model rather than this one.**"
     if data.get("speakers", 1) != 1:
@@ -329,7 +341,10 @@ def render_model_card(run_dir: str | Path | None = None, *, facts: dict | None =
         train_clips=plural(data["train_clips"], "clip") if data["train_clips"] is not None else "unknown clips",
         eval_clips=plural(data["eval_clips"], "clip"), utterances=plural(res.get("utterances") or 0, "utterance"),
         held_out=held_out, dataset_repo=facts.get("dataset_repo"), dataset_name=facts.get("dataset_name") or "",
-        results={**rates, "utterances": res.get("utterances") or 0},
+        results={**rates, "utterances": res.get("utterances") or 0}, auto_measured=auto_measured,
+        hint=f"lang:{language_codes.base_code(languages[0])}" if len(languages) == 1 else "lang:xx",
+        auto_share=(f"{round(100 * float(cfg['auto_language_fraction']))}%"
+                    if cfg.get("auto_language_fraction") is not None else None),
         selected_by=claims.selected_by, selection_bias=claims.bias_sentence(), few_clips=claims.few_clips_sentence(),
         worse=claims.worse_sentence(),
         hyperparameters=_hyperparameters(facts), dtype=facts.get("dtype") or "the base model's dtype",

@@ -32,7 +32,7 @@ def preflight(cfg) -> list[str]:
     return problems
 
 
-def hardware_fit(cfg, hw=None) -> dict:
+def hardware_fit(cfg, hw=None, clips=None) -> dict:
     """``training.estimate.plan`` of ``cfg`` on this machine (``runs.hardware.detect()``) and its dataset's clips:
     ``problem`` refuses a run that cannot fit the GPU (or, on a CPU, the RAM); ``warning`` is a CPU run's time."""
     from voxstudio.data.dataset import Dataset
@@ -40,7 +40,7 @@ def hardware_fit(cfg, hw=None) -> dict:
     from voxstudio.training import estimate
 
     device = estimate.device_of(hw or hardware.detect())
-    return estimate.plan(cfg, Dataset.open(cfg.dataset).clips(), device)
+    return estimate.plan(cfg, Dataset.open(cfg.dataset).clips() if clips is None else clips, device)
 
 
 def dataset_problems(cfg) -> list[str]:

@@ -92,6 +92,7 @@ def create_run(cfg) -> Path:
         now = time.time()
         runfolder.write_status(folder, state="queued", phase="queued", step=0, total_steps=0,
                                created_at=now, queued_at=now, message="Waiting for its turn in the queue.")
+        runfolder.reserve_space(folder)
         cfg.save(folder / runfolder.CONFIG)  # written last: a folder without config.json is not a run
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

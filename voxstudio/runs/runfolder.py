@@ -18,6 +18,8 @@ from voxstudio.atomicfile import locked, write_atomic
 CONFIG = "config.json"
 STATUS = "status.json"
 STATUS_LOCK = ".status.lock"
+RESERVE = ".reserve"  # disk space set aside so that a run on a full disk can still say so
+RESERVE_BYTES = 256 * 1024
 JOB = "job.json"
 LOG = "train.log"
 TRAINING_CONFIG = "training_config.json"
@@ -103,3 +105,16 @@ def readable_log(lines: list[str]) -> str:
     """train.log lines as a browser should show them: no terminal escape codes, and of a progress bar redrawn
     with carriage returns only its last state."""
     return "\n".join(ANSI_ESCAPE.sub("", line).split("\r")[-1].rstrip() for line in lines)
+
+
+def reserve_space(folder: Path) -> None:
+    """Set aside a little disk space in the run folder (written at creation)."""
+    with open(Path(folder) / RESERVE, "wb") as f:
+        f.write(b"\0" * RESERVE_BYTES)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def release_space(folder: Path) -> None:
+    """The disk is full: free the reserve so that the failure itself can be written to status.json."""
+    (Path(folder) / RESERVE).unlink(missing_ok=True)

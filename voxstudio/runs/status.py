@@ -132,16 +132,19 @@ def _check_running(folder: Path, st: dict, job: dict) -> str:
     if fresh.get("state") != "running":  # it reported its own end just before exiting
         return fresh.get("state") or "queued"
     if job.get("stop_requested_at"):
-        runfolder.write_status(
-            folder, state="stopped", phase="stopped", exit_code=rc,
-            message="Stopped by force after the grace period; resume continues from the last checkpoint.",
-        )
+        _record(folder, state="stopped", phase="stopped", exit_code=rc,
+                message="Stopped by force after the grace period; resume continues from the last checkpoint.")
         return "stopped"
-    runfolder.write_status(
-        folder, state="crashed", phase="crashed", exit_code=rc,
-        message=crash_message(rc),
-    )
+    _record(folder, state="crashed", phase="crashed", exit_code=rc, message=crash_message(rc))
     return "crashed"
+
+
+def _record(folder: Path, **fields) -> None:
+    """Write a state we derived; on a full (or read-only) disk the state is still reported, just not stored."""
+    try:
+        runfolder.write_status(folder, **fields)
+    except OSError:
+        pass
 
 
 def crash_message(rc: int | None) -> str:

@@ -19,7 +19,8 @@ class Transcript:
 
     text: str
     seconds: float
-    stopped_by_eos: bool = True
+    stopped_by_eos: bool = True  # False: cut off at ``max_new_tokens`` (the clip's budget) before the model finished
+    max_new_tokens: int | None = None
 
 
 def language_choices(models: RunModels | None = None) -> list[str]:
@@ -46,12 +47,15 @@ def clip_samples(data: bytes, name: str | None = None):
 def transcribe(transcriber, samples, language: str = AUTO) -> Transcript:
     """Run one transcriber on 16 kHz samples; ``"auto"`` lets the model pick the language."""
     from voxstudio.data.audio import SAMPLE_RATE
+    from voxstudio.inference import max_new_tokens_for  # the one budget rule (CLI, evaluation, Space too)
 
     started = time.perf_counter()
-    result = transcriber.transcribe(samples, sampling_rate=SAMPLE_RATE,
-                                    language=None if language == AUTO else language)
+    hint = None if language == AUTO else language
+    limit = max_new_tokens_for(len(samples) / SAMPLE_RATE, hint)
+    result = transcriber.transcribe(samples, sampling_rate=SAMPLE_RATE, language=hint, max_new_tokens=limit)
     return Transcript(
         text=result.text,
         seconds=time.perf_counter() - started,
         stopped_by_eos=bool(getattr(result, "stopped_by_eos", True)),
+        max_new_tokens=limit,
     )

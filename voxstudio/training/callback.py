@@ -101,11 +101,29 @@ class RunCallback(TrainerCallback):
             self.loss = float(logs["loss"])
 
     def _eta(self, state) -> float | None:
+        """Seconds left, measured: seconds per step since the first status point (the slow first steps — start-up,
+        allocation, the encoder cache's first pass — are not counted), plus the WER evaluations still to come at
+        their measured cost. None until two points have been timed (the pre-run figure is ``training.estimate``)."""
         done = state.global_step - self.start_step
         if done <= 0:
             return None
-        per = (time.time() - self.t0 - self.eval_s) / done
-        return round(per * (state.max_steps - state.global_step), 1)
+        left = state.max_steps - state.global_step
+        if left <= 0:
+            return 0.0
+        trained = time.time() - self.t0 - self.eval_s  # seconds spent in steps, evaluations excluded
+        first = getattr(self, "_eta_first", None)  # (steps, seconds) at the first status point of this session
+        if first is None or first[0] > done:
+            self._eta_first = (done, trained)
+            return None
+        if done == first[0]:
+            return None
+        eta = (trained - first[1]) / (done - first[0]) * left
+        every = self.cfg.eval_every
+        evals = state.global_step // every - self.start_step // every  # evaluations so far in this session
+        if self.eval_refs and evals > 0:
+            to_come = state.max_steps // every - state.global_step // every + (1 if state.max_steps % every else 0)
+            eta += self.eval_s / evals * to_come
+        return round(eta, 1)
 
     def measure_baseline(self, model) -> None:
         """The base model's WER with the sharded model, on every rank (FSDP); a stop raises ``Interrupted``."""

@@ -8,6 +8,9 @@ and resume from the newest *complete* one; incomplete ones are removed when the 
 Model folders (``output/``, the best checkpoint) are replaced by :func:`swap_in`: the new folder is written
 aside, the old one is renamed away, the new one renamed in, then the old one removed. A kill at any point
 leaves the old or the new model in place (:func:`recover` finishes or undoes a half-done swap at start).
+
+Resuming a full fine-tune goes through :func:`resuming_trainer`: the Trainer's own loader does not map the
+saved Hub key layout back to the loaded names, so it restored nothing (every key "missing").
 """
 
 from __future__ import annotations
@@ -120,3 +123,30 @@ def recover(folder: Path, log=print) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     if folder.parent.exists():
         fsync_dir(folder.parent)
+
+
+# ----- resume that really restores the weights (transformers imported only when called)
+def load_full_weights(model, folder: str | Path, log=print) -> None:
+    """A full-model checkpoint's weights into ``model``, through ``from_pretrained`` (which maps the saved Hub
+    layout, ``language_model.model.layers…``, to the loaded names). The Trainer's own loader does not map keys:
+    it loaded nothing and resumed from the base weights with step N's optimizer."""
+    from transformers import VoxtralForConditionalGeneration
+
+    saved = VoxtralForConditionalGeneration.from_pretrained(str(folder), dtype=next(model.parameters()).dtype)
+    missing, unexpected = model.load_state_dict(saved.state_dict(), strict=False)
+    if missing or unexpected:
+        raise ValueError(f"checkpoint {folder} does not match the model (missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]}): resume cannot restore its weights")
+    log(f"restored {len(saved.state_dict())} weight tensors from {Path(folder).name}")
+
+
+def resuming_trainer(trainer_cls, method: str, log=print):
+    """``Trainer`` whose resume restores full fine-tuned weights correctly (adapters load as they are)."""
+    if method != "full":
+        return trainer_cls
+
+    class ResumingTrainer(trainer_cls):
+        def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+            load_full_weights(model if model is not None else self.model, resume_from_checkpoint, log)
+
+    return ResumingTrainer

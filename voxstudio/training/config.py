@@ -54,11 +54,6 @@ PRESETS = {
                  "eval_every": 200},
 }
 
-# Rough sizes for the estimate (Voxtral Mini 3B: ~4.7B parameters, of which ~0.65B audio encoder).
-MODEL_PARAMS_B = {DEFAULT_BASE_MODEL: 4.7, TINY: 0.0002}
-AUDIO_PARAMS_B = {DEFAULT_BASE_MODEL: 0.65, TINY: 0.00005}
-SECONDS_PER_SAMPLE = {("gpu", "lora"): 0.25, ("gpu", "full"): 0.4, ("cpu", "lora"): 20.0, ("cpu", "full"): 30.0}
-TINY_SECONDS_PER_STEP = 0.12
 # Default share of training examples without the language hint (RunConfig.auto_language_fraction): most
 # examples keep the hint the studio prompts by default, enough go hint-less that auto mode is learned too.
 AUTO_LANGUAGE_FRACTION = 0.3
@@ -94,7 +89,9 @@ class RunConfig:
     seed: int = 0
     precision: str = "auto"
     max_grad_norm: float = 1.0
-    max_new_tokens: int = 128
+    # Evaluation's generation budget is per clip, from its duration (inference.max_new_tokens_for: 30 s → 256);
+    # a positive value caps it (tokens per clip), 0 = no cap. Runs made before the rule hold 128.
+    max_new_tokens: int = 0
     # Share of the training clips encoded WITHOUT the language hint (Voxtral's auto mode: the prompt ends
     # ``[/INST][TRANSCRIBE]``, exactly as ``apply_transcription_request(language=None)`` builds it), so the model
     # keeps transcribing when a user picks "auto". Which clips: ``features.auto_language_ids`` (per clip id + seed).
@@ -151,7 +148,7 @@ class RunConfig:
         if self.precision not in PRECISIONS:
             e["precision"] = f"precision must be one of {', '.join(PRECISIONS)}"
         _num(e, "max_grad_norm", self.max_grad_norm, lo=0, lo_open=True, hi=1000)
-        _int(e, "max_new_tokens", self.max_new_tokens, 1, 4096)
+        _int(e, "max_new_tokens", self.max_new_tokens, 0, 4096)  # 0 = the duration rule alone
         _num(e, "auto_language_fraction", self.auto_language_fraction, lo=0, hi=1)
         _int(e, "gpus", self.gpus, 1, 64)
         if self.sharding not in SHARDINGS or (self.sharding == "fsdp" and self.gpus == 1):
@@ -319,9 +316,11 @@ def to_training_arguments(cfg: RunConfig, output_dir: str | Path, *, report_to: 
         bf16_ok = (cuda and torch.cuda.is_bf16_supported()) if bf16_ok is None else bf16_ok
     precision = resolve_precision(cfg, cuda, bf16_ok)
     # FSDP2: each encoder/decoder layer a shard unit (the model's _no_split_modules); full-state-dict checkpoints
-    # (loadable like any model; what resume reads); FSDP's own activation checkpointing (no extra all-gather)
+    # (loadable like any model; what resume reads); full fine-tuning checkpoints activations FSDP's way (no extra
+    # all-gather), LoRA transformers' way (peft 0.21 saves an empty adapter from a model with checkpoint wrappers)
+    fsdp_ac = cfg.sharding == "fsdp" and cfg.method == "full" and cfg.gradient_checkpointing
     fsdp = {"version": 2, "auto_wrap_policy": "TRANSFORMER_BASED_WRAP", "state_dict_type": "FULL_STATE_DICT",
-            "activation_checkpointing": cfg.gradient_checkpointing} if cfg.sharding == "fsdp" else None
+            "activation_checkpointing": fsdp_ac} if cfg.sharding == "fsdp" else None
     kwargs = dict(
         output_dir=str(output_dir),
         run_name=cfg.run_name,
@@ -344,8 +343,8 @@ def to_training_arguments(cfg: RunConfig, output_dir: str | Path, *, report_to: 
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         optim="adamw_torch_fused" if cuda else "adamw_torch",
-        activation_checkpointing=cfg.gradient_checkpointing and not fsdp,
-        activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing and not fsdp else None,
+        activation_checkpointing=cfg.gradient_checkpointing and not fsdp_ac,
+        activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing and not fsdp_ac else None,
         fsdp=True if fsdp else None, fsdp_config=fsdp,
         train_sampling_strategy="group_by_length",
         remove_unused_columns=False,
@@ -365,33 +364,7 @@ def to_training_arguments(cfg: RunConfig, output_dir: str | Path, *, report_to: 
     return TrainingArguments(**kwargs)
 
 
-# ----- estimate and CLI twin -----
-def estimate(cfg: RunConfig, n_clips: int, minutes: float, gpu_vram_gb: float | None) -> dict:
-    """Rough plan for the Train page: steps, seconds, VRAM need and whether it fits the detected GPU."""
-    n_train = max(1, round(n_clips * (1 - cfg.eval_fraction)))
-    steps = total_steps(cfg, n_train)
-    samples = steps * cfg.batch_size * cfg.grad_accum
-    if cfg.is_tiny:
-        seconds = steps * TINY_SECONDS_PER_STEP
-        need = 0.0 if gpu_vram_gb is None else 0.5
-        return {"steps": steps, "seconds": round(seconds), "vram_need_gb": need, "fits": True,
-                "device": "gpu" if gpu_vram_gb else "cpu"}
-    params = MODEL_PARAMS_B.get(cfg.base_model, MODEL_PARAMS_B[DEFAULT_BASE_MODEL])
-    audio = AUDIO_PARAMS_B.get(cfg.base_model, AUDIO_PARAMS_B[DEFAULT_BASE_MODEL])
-    weights = params * 2  # bf16 weights, GB
-    act = 1.5 * cfg.batch_size * (0.5 if cfg.gradient_checkpointing else 1.0)
-    if cfg.method == "lora":
-        need = weights + act + 1.0
-    else:
-        trainable = params - (audio if cfg.freeze_audio_tower else 0)
-        need = weights + trainable * (2 + 8 + 4) + act  # grads bf16 + Adam fp32 m,v + fp32 master-ish
-    device = "gpu" if gpu_vram_gb else "cpu"
-    seconds = samples * SECONDS_PER_SAMPLE[(device, cfg.method)] / max(1, cfg.gpus if device == "gpu" else 1)
-    fits = bool(gpu_vram_gb) and need <= gpu_vram_gb
-    return {"steps": steps, "seconds": round(seconds), "vram_need_gb": round(need, 1), "fits": fits,
-            "device": device}
-
-
+# ----- CLI twin (memory and time: training.estimate) -----
 def cli_command(cfg: RunConfig) -> str:
     """The ``voxstudio train ...`` command that starts the same run from a terminal."""
     model = cfg.base_model
@@ -409,6 +382,8 @@ def cli_command(cfg: RunConfig) -> str:
     parts += ["--eval-every", str(cfg.eval_every), "--seed", str(cfg.seed)]
     if cfg.auto_language_fraction != AUTO_LANGUAGE_FRACTION:
         parts += ["--auto-language-fraction", f"{cfg.auto_language_fraction:g}"]
+    if cfg.precision != "auto":
+        parts += ["--precision", cfg.precision]
     if cfg.gpus != 1:
         parts += ["--gpus", str(cfg.gpus)]
     if cfg.sharding == "fsdp":

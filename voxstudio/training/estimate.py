@@ -31,14 +31,15 @@ measured seconds per step (``RunCallback._eta``) once the first steps have run.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
+from voxstudio.data.audio import WINDOW_S
 from voxstudio.training.config import RunConfig, resolve_precision, total_steps
 from voxstudio.training.modelspec import FRAMES_PER_WINDOW, ModelSpec, spec_for
 
 GIB = 1024**3
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
-WINDOW_S = 30.0  # one audio window (data.audio.WINDOW_S)
 AUDIO_TOKENS_PER_WINDOW = 375  # 1500 encoder frames, 4 per projector token
 PROMPT_TOKENS = 8  # <s>[INST][BEGIN_AUDIO] … [/INST]lang:xx[TRANSCRIBE] and </s>, besides the audio tokens
 TOKENS_PER_SPEECH_S = 4  # transcript tokens per second of dense speech (≈ 2.8 words/s × 1.4 tokens/word)
@@ -117,9 +118,9 @@ def memory(cfg: RunConfig, spec: ModelSpec, *, cuda: bool = True, bf16_ok: bool 
         trainable = spec.text_params + spec.projector_params + (0 if cfg.freeze_audio_tower else spec.audio_params)
         weights, grads, optim = spec.params * w, trainable * w, trainable * 2 * w
     n = max(1, cfg.gpus)
-    if getattr(cfg, "sharding", "none") == "fsdp" and n > 1:
-        biggest = max(spec.text_params // spec.layers, spec.vocab * spec.hidden)  # one gathered unit at a time
-        weights, grads, optim = weights // n + 2 * biggest * 2, grads // n, optim // n
+    if cfg.sharding == "fsdp" and n > 1:  # gathered in 16 bits: the root unit (embedding + head), two layers
+        gathered = 2 * (2 * spec.vocab * spec.hidden + 2 * (spec.text_params // spec.layers))
+        weights, grads, optim = weights // n + gathered, grads // n, optim // n
     elif n > 1:
         grads *= 2  # DDP's gradient buckets
     # activations: 16-bit compute saves 2 bytes per element, mixed precision over fp32 weights ~3, pure fp32 4
@@ -127,7 +128,7 @@ def memory(cfg: RunConfig, spec: ModelSpec, *, cuda: bool = True, bf16_ok: bool 
     a = (2 if w == 2 else 3) if compute16 else 4
     h, q, kv, i = spec.hidden, spec.heads * spec.head_dim, spec.kv_heads * spec.head_dim, spec.intermediate
     per_token_layer = 4 * h + 3 * q + 3 * kv + 4 * i  # norms in/out, q k v, rotated q k, attention out, SwiGLU
-    if cfg.method == "lora":  # each adapter's dropout output and mask, and its r-wide middle
+    if cfg.method == "lora" and cfg.lora_dropout > 0:  # each adapter's dropout output and mask, its r-wide middle
         dims = spec.module_dims()
         per_token_layer += sum(dims[t][0] * 3 // 2 + cfg.lora_r for t in cfg.lora_targets if t in dims)
     tokens = cfg.batch_size * (AUDIO_TOKENS_PER_WINDOW * windows(clip_s) + text_tokens(clip_s))
@@ -179,10 +180,16 @@ class Device:
     cores: int = 1
     name: str = ""
     available: int = 0  # bytes of RAM free now (CPU)
+    load: float = 0.0  # the 1-minute load average: a busy CPU trains slower
 
     @property
     def cuda(self) -> bool:
         return self.kind == "gpu"
+
+    @property
+    def slowdown(self) -> float:
+        """How much slower than idle a CPU run goes while the machine is busy (1 on a GPU)."""
+        return 1.0 if self.cuda else 1.0 + self.load / max(1, self.cores)
 
 
 def device_of(hw) -> Device:
@@ -192,7 +199,7 @@ def device_of(hw) -> Device:
         return Device("gpu", best.memory_total_mib * 1024**2, len(hw.gpus), best.bf16, best.tflops,
                       hw.cpu_count, best.name)
     return Device("cpu", hw.ram_total_mib * 1024**2, 1, False, 0.0, hw.cpu_count, "CPU",
-                  hw.ram_available_mib * 1024**2)
+                  hw.ram_available_mib * 1024**2, os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0)
 
 
 def seconds(cfg: RunConfig, spec: ModelSpec, device: Device, n_train: int, n_eval: int, mean_s: float,
@@ -202,7 +209,8 @@ def seconds(cfg: RunConfig, spec: ModelSpec, device: Device, n_train: int, n_eva
     speed = device.tflops * 1e12 * MFU if device.cuda else max(1, device.cores) * CPU_FLOPS_PER_CORE
     per_step = cfg.batch_size * cfg.grad_accum * sample_flops(cfg, spec, mean_s) / speed + STEP_OVERHEAD_S[kind]
     steps = total_steps(cfg, n_train)
-    encoder = (n_train + n_eval) * encoder_flops(spec, mean_s) / speed  # once per clip: the frozen encoder cache
+    frozen = cfg.method == "lora" or cfg.freeze_audio_tower  # run once per clip, then cached (training.encoder)
+    encoder = (n_train + n_eval) * encoder_flops(spec, mean_s) / speed if frozen else 0.0
     t = AUDIO_TOKENS_PER_WINDOW * windows(mean_s) + text_tokens(mean_s)
     new = cfg.max_new_tokens if cfg.is_tiny else min(cfg.max_new_tokens, text_tokens(mean_s) - PROMPT_TOKENS + 1)
     per_token = max(DECODE_S_PER_TOKEN[kind], weight_bytes / max(1, cfg.gpus) / BANDWIDTH[kind])
@@ -210,7 +218,7 @@ def seconds(cfg: RunConfig, spec: ModelSpec, device: Device, n_train: int, n_eva
     evals = 1 + steps // cfg.eval_every + (1 if steps % cfg.eval_every else 0)  # baseline, every N, the last
     evaluating = evals * min(n_eval, cfg.max_eval_utterances) * per_clip / max(1, cfg.gpus if device.cuda else 1)
     loading = LOAD_S[kind] + weight_bytes / DISK_BYTES_PER_S + FEATURE_S_PER_CLIP * (n_train + n_eval)
-    return loading + encoder + evaluating + steps * per_step
+    return (loading + encoder + evaluating + steps * per_step) * device.slowdown
 
 
 # ----- the plan the Train page shows and preflight checks -----
@@ -225,49 +233,54 @@ def _fits(cfg, spec, device, clip_s) -> tuple[bool, Memory]:
 
 def alternatives(cfg: RunConfig, spec: ModelSpec, device: Device, clip_s: float) -> list[str]:
     """Settings that would fit ``device``, each with its need, most similar first."""
-    tries: list[tuple[str, RunConfig]] = []
+    tries: list[tuple] = []  # (what to change, the config it gives[, a note])
     if not cfg.gradient_checkpointing:
         tries.append(("turn on gradient checkpointing", cfg.replace(gradient_checkpointing=True)))
     if cfg.batch_size > 1:
         tries.append((f"batch size 1 with gradient accumulation {cfg.batch_size * cfg.grad_accum}",
                       cfg.replace(batch_size=1, grad_accum=cfg.batch_size * cfg.grad_accum)))
     if cfg.method == "full" and load_dtype(cfg, device.cuda, device.bf16) == "fp32" and device.cuda and device.bf16:
-        tries.append(("precision bf16 (pure bf16 weights and optimizer states)", cfg.replace(precision="bf16")))
+        tries.append(("precision bf16", cfg.replace(precision="bf16"), "; pure bf16 weights and optimizer states"))
     if cfg.method == "full":
         tries.append(("use LoRA", cfg.replace(method="lora", gradient_checkpointing=True)))
-        if device.count > 1 and getattr(cfg, "sharding", "none") != "fsdp":
+        if device.count > 1 and cfg.sharding != "fsdp":
             tries.append((f"shard it with FSDP over the {device.count} GPUs (--fsdp --gpus {device.count})",
                           cfg.replace(sharding="fsdp", gpus=device.count)))
     out = []
-    for text, alt in tries:
+    for text, alt, *note in tries:
         ok, m = _fits(alt, spec, device, clip_s)
         if ok:
-            out.append(f"{text} (~{m.gib:.0f} GiB)")
+            out.append(f"{text} (~{m.gib:.0f} GiB{''.join(note)})")
     return out
 
 
 def bigger_gpu(cfg: RunConfig, spec: ModelSpec, clip_s: float) -> str:
-    """'a GPU with at least 80 GB' for ``cfg``, or the sharding it needs when no single GPU holds it."""
-    need = memory(cfg, spec, cuda=True, bf16_ok=True, clip_s=clip_s).total
+    """'a GPU with at least 80 GB' for ``cfg``, or the FSDP sharding it needs when no single GPU holds it."""
     for size in GPU_SIZES_GIB:
-        if need <= size * GIB:
+        if memory(cfg, spec, clip_s=clip_s).total <= size * GIB:
+            pure = cfg.replace(precision="bf16")
+            if cfg.method == "full" and load_dtype(cfg, True, True) == "fp32":  # name the pure-bf16 size too
+                smaller = next((g for g in GPU_SIZES_GIB if memory(pure, spec, clip_s=clip_s).total <= g * GIB), 0)
+                if smaller and smaller < size:
+                    return f"a GPU with at least {size} GB ({smaller} GB with precision bf16)"
             return f"a GPU with at least {size} GB"
+    big = GPU_SIZES_GIB[-2]
     for n in (2, 4, 8, 16):
-        per = memory(cfg.replace(sharding="fsdp", gpus=n), spec, cuda=True, clip_s=clip_s).total
-        if per <= GPU_SIZES_GIB[-2] * GIB:
-            return f"sharding over {n} GPUs of {GPU_SIZES_GIB[-2]} GB (--fsdp --gpus {n}, ~{per / GIB:.0f} GiB each)"
-    return "sharding over more than 16 GPUs"
+        per = memory(cfg.replace(sharding="fsdp", gpus=n), spec, clip_s=clip_s).total
+        if per <= big * GIB:
+            return (f"no single GPU holds it: shard it over {n} GPUs of {big} GB (--fsdp --gpus {n}, "
+                    f"~{per / GIB:.0f} GiB each)")
+    return "no single GPU holds it: shard it over more than 16 GPUs"
 
 
-def fit_sentence(cfg: RunConfig, spec: ModelSpec, device: Device, m: Memory, clip_s: float) -> str:
-    """Why ``cfg`` does not fit ``device``, naming the settings that would."""
-    where = "this GPU has" if device.cuda else "this machine has"
+def fit_sentence(cfg: RunConfig, spec: ModelSpec, device: Device, need: int, dtype: str, clip_s: float) -> str:
+    """Why ``cfg`` does not fit ``device`` (``need`` bytes), naming the settings that would."""
     ways = alternatives(cfg, spec, device, clip_s)
+    ways.append(bigger_gpu(cfg, spec, clip_s) if device.cuda else f"a GPU machine ({bigger_gpu(cfg, spec, clip_s)})")
+    where = "this GPU has" if device.cuda else "this machine has"
     unit = "of GPU memory" if device.cuda else "of RAM"
-    ways.append(bigger_gpu(cfg, spec, clip_s) if device.cuda or cfg.method == "lora"
-                else f"a GPU machine ({bigger_gpu(cfg, spec, clip_s)})")
-    return (f"{method_phrase(cfg)} of {spec.label} needs ~{m.gib:.0f} GiB {unit} (batch {cfg.batch_size}, "
-            f"{m.dtype} weights); {where} {device.memory / GIB:.0f} GiB: {', or '.join(ways)}.")
+    return (f"{method_phrase(cfg)} of {spec.label} needs ~{need / GIB:.0f} GiB {unit} (batch {cfg.batch_size}, "
+            f"{dtype} weights); {where} {device.memory / GIB:.0f} GiB: {', or '.join(ways)}.")
 
 
 def plan(cfg: RunConfig, clips: list, device: Device) -> dict:
@@ -294,7 +307,7 @@ def plan(cfg: RunConfig, clips: list, device: Device) -> dict:
     out.update(memory=m, need_gib=need / GIB, dtype=m.dtype, fits=not device.memory or need <= device.memory,
                seconds=round(seconds(run, spec, device, n_train, n_eval, mean_s, m.weights)))
     if not out["fits"]:
-        out["problem"] = fit_sentence(run, spec, device, m, clip_s)
+        out["problem"] = fit_sentence(run, spec, device, need, m.dtype, clip_s)
     elif not device.cuda and not cfg.is_tiny:
         tight = f" (only {device.available / GIB:.0f} GiB free now)" if need > device.available > 0 else ""
         out["warning"] = (f"No GPU: this run trains {spec.label} on the CPU, which takes about "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -28,30 +29,86 @@ class Interrupted(Exception):
     """Raised between utterances when the run was asked to stop."""
 
 
-def transcribe_clips(transcriber, refs: list[ClipRef], max_new_tokens: int, should_stop=None,
-                     auto: bool = False) -> list[dict]:
-    """One row per clip: reference, hypothesis, WER, CER, whether generation stopped by EOS. Prompted with each
-    clip's language, or with no hint at all when ``auto`` (scored against the clip's language either way)."""
-    rows = []
-    for ref in refs:
+# Clips per generate call when evaluating (and 30 s chunks per call: a batch's audio). 8 fits Voxtral Mini's
+# evaluation next to its training state on one GPU; bench/eval_batching.py measures the gain.
+EVAL_BATCH_SIZE = 8
+
+
+def budget(duration_s: float, language: str | None, max_new_tokens: int = 0) -> int:
+    """A clip's generation budget: ``inference.max_new_tokens_for`` its duration, capped by the run's
+    ``max_new_tokens`` when that is set (> 0)."""
+    from voxstudio.inference import max_new_tokens_for
+
+    rule = max_new_tokens_for(duration_s, language)
+    return min(rule, max_new_tokens) if max_new_tokens and max_new_tokens > 0 else rule
+
+
+def batches(refs: list[ClipRef], batch_size: int = EVAL_BATCH_SIZE) -> list[list[int]]:
+    """Indices of ``refs`` in generate batches: shortest first (a batch's rows need similar budgets), at most
+    ``batch_size`` clips and ``batch_size`` 30 s chunks each (one long clip still goes alone)."""
+    from voxstudio.data.audio import WINDOW_S
+
+    seconds = [_seconds(ref.path) for ref in refs]
+    groups: list[list[int]] = []
+    chunks = 0
+    for i in sorted(range(len(refs)), key=lambda i: seconds[i]):
+        k = max(1, math.ceil(seconds[i] / WINDOW_S))
+        if groups and len(groups[-1]) < batch_size and chunks + k <= batch_size:
+            groups[-1].append(i)
+            chunks += k
+        else:
+            groups.append([i])
+            chunks = k
+    return groups
+
+
+def _seconds(path: str) -> float:
+    """A clip's duration from its header (ordering only: budgets come from the decoded audio)."""
+    import soundfile as sf
+
+    try:
+        return float(sf.info(str(path)).duration)
+    except (RuntimeError, OSError, ValueError):  # unreadable header: order it last, decoding will tell
+        return float("inf")
+
+
+def transcribe_clips(transcriber, refs: list[ClipRef], max_new_tokens: int = 0, should_stop=None,
+                     auto: bool = False, batch_size: int = EVAL_BATCH_SIZE) -> list[dict]:
+    """One row per clip (in ``refs`` order): reference, hypothesis, WER, CER, whether generation stopped by EOS
+    (False = cut off at the clip's budget, see :func:`budget`). Prompted with each clip's language, or with no
+    hint at all when ``auto`` (scored against the clip's language either way).
+
+    Clips go ``batch_size`` at a time through ``Transcriber.transcribe_batch`` (the same tokens as one at a time);
+    a stop request is checked between batches (and between generated tokens)."""
+    from voxstudio.inference import SAMPLING_RATE, load_audio_array
+
+    rows: list[dict | None] = [None] * len(refs)
+    for group in batches(refs, batch_size):
         if should_stop is not None and should_stop():
             raise Interrupted()
-        out = transcriber.transcribe(ref.path, language=None if auto else ref.language,
-                                     max_new_tokens=max_new_tokens, should_stop=should_stop)
+        languages = [None if auto else refs[i].language for i in group]
+        waves = [load_audio_array(refs[i].path) for i in group]
+        budgets = [budget(w.size / SAMPLING_RATE, lang, max_new_tokens) for w, lang in zip(waves, languages)]
+        outs = transcriber.transcribe_batch(waves, languages, max_new_tokens=budgets, should_stop=should_stop)
         if should_stop is not None and should_stop():
             raise Interrupted()
-        rows.append({
-            "clip_id": ref.clip_id, "reference": ref.text, "hypothesis": out.text, "language": ref.language,
-            "wer": scoring.wer(ref.text, out.text, ref.language), "cer": scoring.cer(ref.text, out.text, ref.language),
-            "stopped_by_eos": out.stopped_by_eos, "audio_path": ref.path,
-        })
+        for i, out in zip(group, outs):
+            ref = refs[i]
+            rows[i] = {
+                "clip_id": ref.clip_id, "reference": ref.text, "hypothesis": out.text, "language": ref.language,
+                "wer": scoring.wer(ref.text, out.text, ref.language),
+                "cer": scoring.cer(ref.text, out.text, ref.language),
+                "stopped_by_eos": out.stopped_by_eos, "audio_path": ref.path,
+            }
     return rows
 
 
 def summarize(rows: list[dict]) -> dict:
     s = scoring.corpus_scores([r["reference"] for r in rows], [r["hypothesis"] for r in rows],
                               [r["language"] for r in rows])
-    return {"wer": s["wer"], "cer": s["cer"], "n": s["n"]}
+    # n_cut_off: transcripts that hit their token budget before EOS (scored as they are, so WER counts the cut)
+    return {"wer": s["wer"], "cer": s["cer"], "n": s["n"],
+            "n_cut_off": sum(not r.get("stopped_by_eos", True) for r in rows)}
 
 
 def eval_results(baseline: list[dict], finetuned: list[dict] | None, note: str = "", *,
@@ -74,6 +131,8 @@ def eval_results(baseline: list[dict], finetuned: list[dict] | None, note: str =
             "baseline_cer": b["cer"], "finetuned_cer": f["cer"] if f else None,
             "baseline_auto": ba["hypothesis"] if ba else None, "finetuned_auto": fa["hypothesis"] if fa else None,
             "baseline_auto_wer": ba["wer"] if ba else None, "finetuned_auto_wer": fa["wer"] if fa else None,
+            "baseline_cut_off": not b.get("stopped_by_eos", True),
+            "finetuned_cut_off": not f.get("stopped_by_eos", True) if f else None,
             "audio_path": b["audio_path"],
         })
     return {
@@ -107,20 +166,30 @@ def evaluate_run(run_dir: Path, split: str = "eval", device=None) -> dict:
             "utterances": rows, "auto": {**summarize(auto_rows), "utterances": auto_rows}}
 
 
+def _cut(summary: dict) -> str:
+    text = scoring.cut_off(summary)
+    return f" ({text})" if text else ""
+
+
+def _cut_row(row: dict) -> str:
+    return "" if row.get("stopped_by_eos", True) else "  [cut off at the token limit]"
+
+
 def report_lines(result: dict) -> list[str]:
     """``evaluate_run``'s result as text: hinted and auto rates, then every utterance in both modes."""
     auto = result.get("auto") or {}
     lines = [f"{result['run']} ({result['split']}, {result['n']} clips): WER {scoring.percent(result['wer'])}  "
-             f"CER {scoring.percent(result['cer'])} with the language hint; WER {scoring.percent(auto.get('wer'))}  "
-             f"CER {scoring.percent(auto.get('cer'))} without (auto)"
+             f"CER {scoring.percent(result['cer'])} with the language hint{_cut(result)}; "
+             f"WER {scoring.percent(auto.get('wer'))}  CER {scoring.percent(auto.get('cer'))} "
+             f"without (auto){_cut(auto)}"
              + (f"  [{result['note']}]" if result.get("note") else "")]
     by_clip = {r["clip_id"]: r for r in auto.get("utterances") or []}
     for r in result["utterances"]:
         a = by_clip.get(r["clip_id"]) or {}
-        lines.append(f"  {scoring.percent(r['wer']):>6}  {r['reference']!r} → {r['hypothesis']!r}")
+        lines.append(f"  {scoring.percent(r['wer']):>6}  {r['reference']!r} → {r['hypothesis']!r}{_cut_row(r)}")
         if a:
             lines.append(f"  {scoring.percent(a['wer']):>6}  {'(auto)':>{len(repr(r['reference']))}} → "
-                         f"{a['hypothesis']!r}")
+                         f"{a['hypothesis']!r}{_cut_row(a)}")
     return lines
 
 

@@ -96,6 +96,14 @@ def percent(rate: float | None, missing: str = "–") -> str:
     return missing if rate is None else f"{float(rate):.1%}"
 
 
+def cut_off(summary: dict | None) -> str:
+    """How many of a summary's transcripts hit their token budget before EOS (``evaluate.summarize``'s
+    ``n_cut_off``): ``"2 of 8 cut off at the token limit"``; ``""`` when not recorded (an older evaluation)."""
+    if not summary or summary.get("n_cut_off") is None:
+        return ""
+    return f"{int(summary['n_cut_off'])} of {summary.get('n', '?')} cut off at the token limit"
+
+
 def points(before: float | None, after: float | None) -> float | None:
     """How far a rate moved, in percentage points rounded to 0.1 (``0.20 → 0.15`` is ``-5.0``); None if unknown."""
     if before is None or after is None:

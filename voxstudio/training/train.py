@@ -93,7 +93,9 @@ def load_model_and_processor(cfg: RunConfig, cuda: bool, bf16: bool):
     source = resolve_model(cfg.base_model)
     if looks_like_path(source) and not Path(source).expanduser().exists():
         raise ValueError(f"base model folder {source} does not exist: check the path or choose a Hub model id")
-    dtype = torch.bfloat16 if (cuda and bf16 and cfg.method == "lora") else torch.float32
+    from voxstudio.training.estimate import load_dtype  # the one rule, the dtype the memory estimate counts
+
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[load_dtype(cfg, cuda, bf16)]
     try:
         processor = AutoProcessor.from_pretrained(source)
         model = VoxtralForConditionalGeneration.from_pretrained(source, dtype=dtype)
@@ -112,6 +114,9 @@ def load_model_and_processor(cfg: RunConfig, cuda: bool, bf16: bool):
 def prepare_model(model, cfg: RunConfig):
     """Freeze the audio tower (always for LoRA, by default for full); wrap LoRA around text layers only."""
     model.config.use_cache = False
+    # the language model reads its own flag: without it a layer re-run by FSDP's activation checkpointing would
+    # append to the training forward's KV cache a second time
+    model.config.text_config.use_cache = False
     if cfg.method == "lora":
         from peft import get_peft_model
 
@@ -290,9 +295,10 @@ def train(run_dir: Path, resume: bool) -> int:
                            best_dir=ckpt_dir / BEST_DIR, should_stop=lambda: Stop.requested, log=log,
                            rank=rank(), world_size=world, status_every_s=STATUS_EVERY_S, sharded=sharded,
                            record_baseline=record_baseline)
-    trainer = Trainer(model=model, args=args, train_dataset=train_set,
-                      data_collator=VoxtralCollator(pad_token_id=processor.tokenizer.pad_token_id),
-                      callbacks=[callback])
+    trainer = checkpoints.resuming_trainer(Trainer, cfg.method, log)(model=model, args=args, train_dataset=train_set,
+                                             data_collator=VoxtralCollator(
+                                                 pad_token_id=processor.tokenizer.pad_token_id),
+                                             callbacks=[callback])
     callback.trainer = trainer
     if sharded and not trainer.is_fsdp_enabled:
         log("fsdp: accelerate shards only on GPUs; these CPU processes train data parallel, whole model each")
@@ -356,6 +362,8 @@ def failure_message(exc: BaseException, cfg: RunConfig) -> str:
     text = str(exc)
     if "out of memory" in text.lower() or type(exc).__name__ == "OutOfMemoryError":
         return OOM_HINT.format(bs=cfg.batch_size)
+    if workspace.is_disk_full(exc):
+        return str(workspace.disk_full(workspace.home()))
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
@@ -380,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as exc:  # noqa: BLE001 - every failure must reach status.json with a readable message
         message = failure_message(exc, RunConfig.load(run_dir / runfolder.CONFIG))
+        if workspace.is_disk_full(exc):
+            runfolder.release_space(run_dir)  # room to write the failure itself
         status(run_dir, state="failed", phase="failed", message=message)
         import traceback
 
