@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from voxstudio import workspace
+from voxstudio import hosting, workspace
 from voxstudio.data import dataset as dataset_mod
 from voxstudio.publish import release
 from voxstudio.runs import hardware
-from voxstudio.studio import wizard
+from voxstudio.studio import signin, wizard
 
 wizard.page_setup(None, "voxstudio")
 st.markdown(
@@ -53,11 +53,19 @@ with left:
     hw = hardware.detect()
     st.markdown(f"**{'GPU' if hw.has_gpu else 'Hardware'}:** {hw.summary()}")
     st.caption(hw.advice())
-    st.markdown(f"**Workspace:** `{workspace.home()}`")
-    st.caption("Set VOXSTUDIO_HOME to keep your data somewhere else.")
+    if hosting.is_hosted():
+        st.markdown("**Workspace:** your own, private on this studio (no one else signed in here can see it).")
+    else:
+        st.markdown(f"**Workspace:** `{workspace.home()}`")
+        st.caption("Set VOXSTUDIO_HOME to keep your data somewhere else.")
 with right:
     st.subheader("Hugging Face Hub")
-    if release.token_from_environment():
+    if signin.hub_token():
+        st.markdown("✓ Your Hugging Face sign-in can publish for you (checked when you publish).")
+    elif hosting.is_hosted():
+        st.markdown("Paste your own token on the Publish page to share your model: it stays in this browser "
+                    "session only.")
+    elif release.token_from_environment():
         st.markdown("✓ **HF_TOKEN** is set: publishing can log in (checked when you publish).")
     else:
         st.markdown("Not logged in: set **HF_TOKEN** or paste a token on the Publish page to share your model.")

@@ -7,7 +7,7 @@ export VOXSTUDIO_HOME
 PORT ?= 8501
 ADDRESS ?= 127.0.0.1
 
-.PHONY: run test test-fast lint install install-dev bench clean
+.PHONY: run run-hosted test test-fast lint install install-dev bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,18 @@ run: install
 	$(BIN)/streamlit run Home.py --server.address $(ADDRESS) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false --server.fileWatcherType none
 
+# A shared box: sign-in (VOXSTUDIO_AUTH=password with VOXSTUDIO_PASSWORD, or oidc with .streamlit/secrets.toml
+# [auth]), a private workspace per person, one training queue. HTTPS: SSL_CERT/SSL_KEY, or a reverse proxy.
+AUTH ?= $(or $(VOXSTUDIO_AUTH),password)
+HOSTED_ADDRESS ?= 0.0.0.0
+run-hosted: install
+	VOXSTUDIO_AUTH=$(AUTH) $(BIN)/python -c "from voxstudio import hosting; p = hosting.config_problems(); \
+		p and (print(*p) or exit(1))"
+	VOXSTUDIO_AUTH=$(AUTH) $(BIN)/streamlit run Home.py --server.address $(HOSTED_ADDRESS) --server.port $(PORT) \
+		--server.headless true --browser.gatherUsageStats false --server.fileWatcherType none \
+		--server.enableXsrfProtection true --server.enableCORS true --server.maxUploadSize 200 \
+		$(if $(SSL_CERT),--server.sslCertFile $(SSL_CERT) --server.sslKeyFile $(SSL_KEY))
+
 lint: install-dev
 	$(BIN)/ruff check .
 
@@ -45,6 +57,7 @@ bench: install-dev
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/eval_batching.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

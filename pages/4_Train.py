@@ -13,7 +13,7 @@ from voxstudio import languages, models, workspace
 from voxstudio.data import quality
 from voxstudio.runs import preflight, queue, runfolder, tracking
 from voxstudio.runs import status as runstatus
-from voxstudio.studio import formatting, review, wizard
+from voxstudio.studio import boxqueue, formatting, review, wizard
 from voxstudio.training import config, scoring, selection
 
 TINY_LABEL = "tiny — pipeline check, random weights"
@@ -76,6 +76,8 @@ def live_panel(run: str, was_active: bool) -> None:
     icon = {"queued": "⏳", "running": "🏃", "succeeded": "✅", "failed": "❌", "stopped": "⏹️",
             "crashed": "💥"}.get(s.state, "")
     st.markdown(f"**Run `{run}`: {icon} {s.state}**" + (f" · {s.phase}" if s.phase and s.phase != s.state else ""))
+    if s.state == "queued":
+        boxqueue.position_caption(run)  # its place in the box's one queue (others' runs are counted, not named)
     eta = f" · about {formatting.fmt_duration(s.eta_s)} left" if s.eta_s and s.state == "running" else ""
     st.progress(s.progress, text=f"step {s.step} / {s.total_steps or '?'}{eta}")
     if s.message and s.message not in (s.phase, s.state):
@@ -358,3 +360,4 @@ if runs:
     show_live(watched)
 else:
     st.caption("No training run yet.")
+boxqueue.admin_panel()  # hosted: an admin sees everyone's queue and may stop any run

@@ -48,15 +48,6 @@ def shown_text(hypothesis: str | None) -> str | None:
     return hypothesis if hypothesis.strip() else "(said nothing)"
 
 
-def cut_off_caption(baseline: dict, finetuned: dict) -> None:
-    """Next to the rates: how many transcripts hit their token budget before the model finished (EOS)."""
-    parts = [f"{label}: {text}" for label, text in (("baseline", scoring.cut_off(baseline)),
-                                                    ("fine-tuned", scoring.cut_off(finetuned))) if text]
-    if parts:
-        text = " · ".join(parts)
-        st.caption(f"{text[0].upper()}{text[1:]} (scored as they are; the budget grows with the clip's length).")
-
-
 runs = [s for s in runstatus.list_runs() if runstatus.results(s.run)["eval"]]
 if not runs:
     st.info("No evaluated run yet. Train a model on the Train page: it measures WER before and after.")
@@ -85,7 +76,8 @@ cols[1].metric("Fine-tuned WER", scoring.percent(after), delta=scoring.delta(bef
                delta_color="inverse" if scoring.points(before, after) else "off")
 cols[2].metric("Baseline CER", scoring.percent(base.get("cer")))
 cols[3].metric("Fine-tuned CER", scoring.percent(tuned.get("cer")))
-cut_off_caption(base, tuned)
+if cut := scoring.cut_off_sentence(base, tuned):  # budgets grow with clip length
+    st.caption(cut)
 auto = results.get("auto") or {}
 auto_base, auto_tuned = auto.get("baseline") or {}, auto.get("finetuned") or {}
 st.caption("With the language hint (each clip's `lang:xx`), as the run was trained and as Try, "
@@ -98,7 +90,8 @@ cols[1].metric("Fine-tuned WER (auto)", scoring.percent(after_auto), delta=scori
                delta_color="inverse" if scoring.points(before_auto, after_auto) else "off")
 cols[2].metric("Baseline CER (auto)", scoring.percent(auto_base.get("cer")))
 cols[3].metric("Fine-tuned CER (auto)", scoring.percent(auto_tuned.get("cer")))
-cut_off_caption(auto_base, auto_tuned)
+if cut := scoring.cut_off_sentence(auto_base, auto_tuned):
+    st.caption(f"Auto: {cut}")
 if not auto_tuned:
     st.caption("Auto mode is measured when training ends; runs trained before voxstudio measured it have none.")
 if results.get("note"):

@@ -8,9 +8,10 @@ import hashlib
 
 import streamlit as st
 
+from voxstudio import hosting
 from voxstudio.publish import hub, licences, release, space
 from voxstudio.runs import models as runmodels
-from voxstudio.studio import wizard
+from voxstudio.studio import signin, wizard
 from voxstudio.training import scoring
 
 wizard.page_setup(6, "6 · Publish")
@@ -24,12 +25,12 @@ st.subheader("Your Hugging Face account")
 typed = st.text_input(
     "Hugging Face token", type="password", key="pub_token",
     help="Kept in this browser session only: never saved to disk, logs or cards. "
-         "Leave empty to use HF_TOKEN from the environment.",
+         + signin.token_fallback(),
 )
-token = (typed or "").strip() or release.token_from_environment()
+token = (typed or "").strip() or signin.hub_token() or release.token_from_environment()  # hosted: never the server's
 if not token:
-    st.info("Paste a token with **write** access (create one at https://huggingface.co/settings/tokens) "
-            "or start the studio with HF_TOKEN set.")
+    st.info("Paste a token with **write** access (create one at https://huggingface.co/settings/tokens)"
+            + ("." if hosting.is_hosted() else " or start the studio with HF_TOKEN set."))
     ready = runmodels.finished_runs()
     if ready:
         st.caption(f"Ready to publish once you are signed in: {len(ready)} finished run(s), latest `{ready[0]}`. "
@@ -52,7 +53,7 @@ if not who or who.get("fingerprint") != fingerprint:
     who = {"fingerprint": fingerprint, "account": account}
     st.session_state["pub_who"] = who
 account = who["account"]
-source = "typed token" if (typed or "").strip() else "HF_TOKEN"
+source = "typed token" if (typed or "").strip() else "your sign-in" if signin.hub_token() else "HF_TOKEN"
 st.success(f"Signed in as **{account.name}** ({account.role} token, from {source}).")
 if account.role == "read":
     st.warning("This token can only read: pushing needs a token with write access.")

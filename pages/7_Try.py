@@ -17,12 +17,12 @@ st.markdown(
 
 
 @st.cache_resource(show_spinner="Loading the base model…", max_entries=2)
-def _base_model(run: str, stamp: float):
+def _base_model(run: str, stamp: tuple):
     return runmodels.load_base(runmodels.run_models(run))
 
 
 @st.cache_resource(show_spinner="Loading the fine-tuned model…", max_entries=2)
-def _finetuned_model(run: str, stamp: float):
+def _finetuned_model(run: str, stamp: tuple):
     return runmodels.load_finetuned(runmodels.run_models(run))
 
 
@@ -43,12 +43,15 @@ st.caption(f"Base: `{models.base_model}` · fine-tuned: {kind} of run `{run}`")
 if runmodels.is_tiny(models):
     st.warning("This run fine-tuned the **tiny test model** (random weights): expect gibberish from the base "
                "model and, at best, memorised training phrases from the fine-tuned one.")
-stamp = models.output.stat().st_mtime
+stamp = (str(models.output), models.output.stat().st_mtime)  # the folder too: one cache serves every session
 
 choices = tryout.language_choices(models)
+if st.session_state.get("try_language_run") != run or st.session_state.get("try_language") not in choices:
+    # each run opens on the language it was trained with (what its prompts carried), not the last run's choice
+    st.session_state["try_language"] = tryout.default_language(models)
+    st.session_state["try_language_run"] = run
 language = st.selectbox(
-    "Language", choices, index=choices.index(tryout.default_language(models)), format_func=languages.label,
-    key="try_language",
+    "Language", choices, format_func=languages.label, key="try_language",
     help="Preset to the language the run was trained with (its prompts carry that hint); 'auto' lets the model "
          "detect the language.",
 )

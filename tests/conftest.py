@@ -54,7 +54,7 @@ def difficult_clips() -> list[dict]:
 
 # Fixtures that run the real trainer (a subprocess training the tiny model). A test using one must be marked
 # ``slow`` so that ``make test-fast`` stays a loop of seconds; collection fails loudly when the mark is missing.
-TRAINER_FIXTURES = {"finished_runs", "runs_home", "trained"}
+TRAINER_FIXTURES = {"finished_runs", "runs_home", "trained", "auto_run"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -39,7 +39,8 @@ def test_import_json_reports_refusals_on_stderr_and_succeeds_when_something_impo
     assert report["imported"] == 2
     assert [r["item"] for r in report["refused"]] == ["missing.wav", "../x.wav"]
     lines = result.stderr.strip().splitlines()
-    assert lines[0] == "refused missing.wav: file not found"
+    assert report["layout"] == "JSONL manifest (manifest.jsonl)" and report["rows"] == 4
+    assert lines[0].startswith(f"refused missing.wav: file not found (looked in {manifest.parent}")
     assert lines[1].startswith("refused ../x.wav: path leaves the source folder")
     wavs = _wavs(home, "my-voice")
     assert [w.stem for w in wavs] == sorted(report["clip_ids"])
@@ -100,14 +101,18 @@ def test_stats_list_and_bad_names(tmp_path):
 def test_export_both_formats_and_reimport(tmp_path):
     home = tmp_path / "home"
     vox(home, "dataset", "import", str(seed_manifest(tmp_path / "src")), "--name", "orig")
-    for fmt in ("jsonl", "audiofolder"):
+    for fmt in ("jsonl", "audiofolder", "nemo"):
         out = tmp_path / f"out-{fmt}"
-        result = vox(home, "dataset", "export", "orig", "--format", fmt, "--out", str(out))
+        paths = ["--paths", "absolute"] if fmt == "nemo" else []
+        result = vox(home, "dataset", "export", "orig", "--format", fmt, "--out", str(out), *paths)
         assert result.returncode == 0, result.stderr
         assert "exported 4 clip(s)" in result.stdout
         assert len(list((out / "audio").glob("*.wav"))) == 4
-        index = out / ("manifest.jsonl" if fmt == "jsonl" else "metadata.jsonl")
+        assert json.loads((out / "dataset.json").read_text())["name"] == "orig"
+        index = out / {"jsonl": "manifest.jsonl", "audiofolder": "metadata.jsonl", "nemo": "manifest.json"}[fmt]
         assert len(index.read_text().splitlines()) == 4
+        if fmt == "nemo":
+            assert Path(json.loads(index.read_text().splitlines()[0])["audio_filepath"]).is_absolute()
         back = vox(home, "dataset", "import", str(out), "--name", f"back-{fmt}", "--json")
         assert json.loads(back.stdout)["imported"] == 4, back.stderr
         orig = {json.loads(x)["text"]: json.loads(x) for x in
@@ -164,3 +169,46 @@ def test_take_replaces_the_phrases_earlier_take_like_the_record_page(home, tmp_p
     unknown = vox(home, "dataset", "take", "my-voice", "nope", str(again))
     assert unknown.returncode == 1 and "no phrase 'nope'" in unknown.stderr
     assert len(ds.clips()) == 1 and len(ds.trashed()) == 1
+
+
+def test_import_first_says_the_layout_and_the_rows_it_saw(tmp_path):
+    from layout_sources import LJ_CLIPS, ljspeech, rows_of
+
+    home = tmp_path / "home"
+    folder = ljspeech(tmp_path, rows_of(LJ_CLIPS))
+    result = vox(home, "dataset", "import", str(folder), "--name", "lj", "--language", "en")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["detected: LJ Speech folder (LJSpeech-1.1, metadata.csv) — 3 rows",
+                                          "imported 3 clip(s) into 'lj', refused 0"]
+    forced = vox(home, "dataset", "import", str(folder), "--name", "lj-csv", "--language", "en", "--format", "csv",
+                 "--json")
+    report = json.loads(forced.stdout)  # metadata.csv read as a plain CSV: every line refused, with why
+    assert report["layout"] == "CSV manifest (metadata.csv)" and report["rows"] == 3
+    assert forced.returncode == 1 and report["imported"] == 0 and len(report["refused"]) == 3
+    bad = vox(home, "dataset", "import", str(folder), "--name", "nl\n", "--language", "en")
+    assert bad.returncode == 1 and "is not allowed" in bad.stderr
+    assert sorted(p.name for p in (home / "datasets").iterdir()) == ["lj"]
+
+
+def test_import_a_dataset_from_the_hub(tmp_path):
+    import io
+
+    from hubserver import HubServer
+
+    parquet = io.BytesIO()
+    hf_dataset(picked()).to_parquet(parquet)
+    home = tmp_path / "home"
+    with HubServer() as hub:
+        hub.add_repo("alice/my-voice", "alice", "dataset", private=False,
+                     files={"data/train-00000-of-00001.parquet": parquet.getvalue(), "README.md": b"# my voice\n"})
+        env = {**os.environ, "HF_ENDPOINT": hub.endpoint}
+        cmd = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "voxstudio"]
+        result = subprocess.run([*cmd, "--home", str(home), "dataset", "import", "alice/my-voice", "--name", "hub",
+                                 "--json"], capture_output=True, text=True, timeout=120,
+                                env={k: v for k, v in env.items() if k not in ("VOXSTUDIO_HOME", "HF_HUB_OFFLINE")})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["layout"] == "Hugging Face Hub dataset (alice/my-voice, split train)"
+    assert report["imported"] == 4 and report["refused"] == []
+    rows = [json.loads(x) for x in (home / "datasets" / "hub" / "metadata.jsonl").read_text().splitlines()]
+    assert sorted((r["text"], r["language"]) for r in rows) == sorted((r["text"], r["language"]) for r in picked())

@@ -11,6 +11,7 @@ import json
 
 import pytest
 import torch
+from conftest import speech_manifest
 from safetensors.torch import load_file
 from train_helpers import english_rows, make_dataset, make_run, run_trainer
 
@@ -191,3 +192,36 @@ def test_trackio_holds_loss_and_wer_series_for_the_charts(full_run, proof_home):
     assert len(losses) >= 250 and losses[-1] < losses[0] / 10
     assert wers[0][1] >= 1.0  # the baseline (random model) comes first, at step 0
     assert [s for s, _ in wers] == [0, 100, 200, 300] and wers[-1][1] == 0.0
+
+
+# ----- LoRA learns on a base that already learned something -----
+# A random tiny Voxtral cannot be taught by LoRA (its frozen random layers carry nothing to adapt). The base
+# here is built the way a real base is: the full fine-tune above (8 English commands). LoRA then trains on 7
+# French commands it never heard (new phrases, a new language) with that base frozen, and the shared
+# inference module transcribes them before and after.
+def french_rows() -> list[dict]:
+    return [r for r in speech_manifest("clips") if r["language"] == "fr" and r["audio_path"].startswith("fr/stp_")]
+
+
+def corpus_cer(transcriber, rows) -> tuple[float, list[tuple[str, str]]]:
+    pairs = [(r["text"], transcriber.transcribe(r["path"], language="fr", max_new_tokens=MAX_NEW_TOKENS).text)
+             for r in rows]
+    return scoring.corpus_scores([p[0] for p in pairs], [p[1] for p in pairs], ["fr"] * len(pairs))["cer"], pairs
+
+
+def test_lora_on_a_pretrained_tiny_base_lowers_cer_on_new_clips(full_run, proof_home):
+    base_dir = full_run / runfolder.OUTPUT
+    rows = french_rows()
+    make_dataset("new-fr", rows)
+    lora = make_run("fr-lora", "new-fr", base_model=str(base_dir), method="lora", eval_fraction=0.0,
+                    max_steps=200, eval_every=200, learning_rate=5e-3, lora_r=16, lora_alpha=32, warmup_steps=10,
+                    batch_size=4, lora_targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                                "down_proj"], max_new_tokens=MAX_NEW_TOKENS,
+                    gradient_checkpointing=False)
+    assert run_trainer(lora, timeout=1800).returncode == 0, (lora / runfolder.LOG).read_text()[-3000:]
+    before, said_before = corpus_cer(load_transcriber(str(base_dir), device="cpu"), rows)
+    after, said_after = corpus_cer(load_transcriber(str(lora / runfolder.OUTPUT), base_model=str(base_dir),
+                                                    device="cpu"), rows)
+    print(f"CER on the new French clips: base {before:.3f} -> LoRA {after:.3f}\n{said_before}\n{said_after}")
+    assert before > 0.5  # the English base does not know these phrases
+    assert after < before / 2, (before, after, said_after)

@@ -131,7 +131,8 @@ def test_deploy_public_adapter_creates_space_in_one_commit_with_variables(hub):
     )
     assert files == expected  # byte-exact, inference.py included; the card's summary and languages travelled
     assert {k: v["value"] for k, v in repo.variables.items()} == {
-        "HF_MODEL_ID": "alice/voice", "BASE_MODEL_ID": "mistralai/Voxtral-Mini-3B-2507"}
+        "HF_MODEL_ID": "alice/voice", "BASE_MODEL_ID": "mistralai/Voxtral-Mini-3B-2507",
+        "DEFAULT_LANGUAGE": "fr"}  # the card's one trained language: the demo prompts lang:fr by default
     assert repo.secrets == {}, "a public model needs no token in the Space"
     assert HubServer.WRITE_TOKEN.encode() not in hub.sent_bytes()
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 
+import numpy as np
 import pytest
 from train_helpers import english_rows, make_dataset, make_run, run_trainer, trainer_cmd, trainer_env
 
@@ -68,10 +69,27 @@ def test_unreachable_hub_id_offline_says_how_to_use_a_local_copy(home):
     assert "nobody-here/voxtral-missing" in message and "offline" in message and "local folder" in message
 
 
+def _long_rows(n: int, seconds: float = 120.0) -> list[dict]:
+    """``n`` clips of ``seconds`` of real speech (the short English commands back to back, each clip in its own
+    order): a generation budget grows with a clip's length (``inference.max_new_tokens_for``: 120 s → 976)."""
+    from voxstudio.inference import load_audio_array
+
+    rows = english_rows(8)
+    waves = [load_audio_array(r["path"]) for r in rows]
+    out = []
+    for i in range(n):
+        order = [(i + k) % len(rows) for k in range(len(rows))]
+        wave = np.concatenate([waves[k] for k in order])
+        reps = int(np.ceil(seconds * 16000 / wave.size))
+        out.append({"path": np.tile(wave, reps)[: int(seconds * 16000)],
+                    "text": " ".join(rows[k]["text"] for k in order), "language": "en"})
+    return out
+
+
 def test_stop_during_baseline_evaluation_ends_stopped_with_exit_0(home):
-    make_dataset("proof", english_rows(4))
-    # The random tiny model never says EOS, so a long generation budget makes the baseline take a while.
-    run = make_run("stop-baseline", "proof", eval_fraction=0.0, max_new_tokens=2000, max_steps=5)
+    make_dataset("proof", _long_rows(4))
+    # The random tiny model never says EOS, so long clips (long budgets, no cap) make the baseline take a while.
+    run = make_run("stop-baseline", "proof", eval_fraction=0.0, max_new_tokens=0, max_steps=5)
     proc = _start(run)
     _wait_for(run, lambda s: s.get("phase") == "baseline")
     time.sleep(0.5)

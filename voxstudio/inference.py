@@ -45,6 +45,7 @@ class TranscriptionResult:
     stopped_by_eos: bool
     seconds: float
     language: str | None = None  # the hint given, or the one the model announced with "lang:xx"
+    token_ids: tuple[int, ...] = ()  # the generated ids before EOS (what decoding read)
 
 
 def _resample(audio: np.ndarray, sr: int, target: int = SAMPLING_RATE) -> np.ndarray:
@@ -93,7 +94,8 @@ def build_prompt(processor, audio: np.ndarray, language: str | None):
 def max_new_tokens_for(duration_s: float, language: str | None = None) -> int:
     """How many new tokens a clip of ``duration_s`` seconds may generate: ``ceil(8 · seconds + 16)``.
 
-    2 s → 32, 10 s → 96, 30 s → 256, 5 min → 2416 (a 30 s French clip needs ~130: the old fixed 128 cut it).
+    2 s → 32, 10 s → 96, 30 s → 256, 5 min → 2416 (30 s of the densest French below needs ~125 with EOS,
+    ~130 cased and punctuated: the old fixed 128 cut it).
     Measured with Voxtral's own tokenizer (tekken_240911, 131k, through mistral_common) on the exact
     transcripts of the 110 real clips in tests/fixtures/speech and shared/speech (en 49, fr 43, de 6, es 5,
     pt 5, zh 2; 1–43 s): the densest clip per language ran at fr 4.0, en 3.9, de 3.9, zh 3.4, es 3.1, pt 3.0
@@ -219,7 +221,8 @@ class Transcriber:
         raw = self.processor.tokenizer.decode(new, skip_special_tokens=True)
         announced, text = split_language(raw)
         return TranscriptionResult(text=text, n_tokens=len(new) + int(stopped), stopped_by_eos=stopped,
-                                   seconds=seconds, language=prompt_language(language) or announced)
+                                   seconds=seconds, language=prompt_language(language) or announced,
+                                   token_ids=tuple(new))
 
 
 def _pick_device(device) -> torch.device:

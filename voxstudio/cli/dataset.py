@@ -1,8 +1,9 @@
 """`voxstudio dataset ...`: import, take, stats, export, consent and list datasets (the same functions as the studio
 pages; ``consent`` records the speaker's consent to publish the recordings, like the Publish page's box).
 
-``import`` prints one line per refused item on stderr and fails (exit 1) only when nothing was imported, so a
-script can import a large folder with a few bad files. ``--json`` prints exactly one JSON object on stdout.
+``import`` first says which layout it detected and how many rows it saw, prints one line per refused item on
+stderr and fails (exit 1) only when nothing was imported, so a script can import a large folder with a few bad
+files. ``--json`` prints exactly one JSON object on stdout (with ``layout`` and ``rows``).
 """
 
 from __future__ import annotations
@@ -17,21 +18,27 @@ from voxstudio import workspace
 from voxstudio.data import consent, exporters, importers, integrity
 from voxstudio.data.dataset import Dataset, list_datasets
 
-EXPORTERS = {"jsonl": exporters.export_jsonl, "audiofolder": exporters.export_audiofolder}
+EXPORTERS = {"jsonl": exporters.export_jsonl, "audiofolder": exporters.export_audiofolder,
+             "nemo": exporters.export_nemo}
 
 
 def register(subparsers) -> None:
     group = subparsers.add_parser("dataset", help="import, inspect, export and list datasets")
     sub = group.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
 
-    p = sub.add_parser("import", help="import clips (manifest, folder, CSV, AudioFolder, HF dataset)")
-    p.add_argument("source", help="a .jsonl manifest, a folder, a .csv, a HF dataset folder or hub id")
+    p = sub.add_parser("import", help="import clips (JSONL/NeMo/CSV manifests, AudioFolder, Common Voice, LJ Speech, "
+                       "Kaldi, audio + .txt, Hugging Face datasets, zips of any of these)")
+    p.add_argument("source", help="a manifest, a folder, a zip, a HF dataset folder or hub id")
+    p.add_argument("--format", choices=list(importers.FORMATS), metavar="LAYOUT",
+                   help="read the source as this layout instead of detecting it: "
+                   + "; ".join(f"{k} = {v}" for k, v in importers.FORMATS.items()))
     p.add_argument("--name", required=True, help="dataset to import into (created when missing)")
     p.add_argument("--language", help="language code for items that do not name one (e.g. en)")
-    p.add_argument("--speaker", help="speaker for items that do not name one")
+    p.add_argument("--speaker", help="speaker for items that do not name one (default: the dataset's first speaker)")
     p.add_argument("--column", action="append", default=[], metavar="FIELD=COLUMN",
                    help="map audio/text/language/speaker to a source column (repeatable)")
-    p.add_argument("--split", help="Hugging Face split to import (default: all local splits / train)")
+    p.add_argument("--split", help="the part to import: a Hugging Face split (default: all local splits / train), a "
+                   "Common Voice table (default validated, else train), or the manifest named after it")
     p.add_argument("--limit", type=int, help="read at most this many source items")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_import)
@@ -49,9 +56,12 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("export", help="write a dataset as a seed JSONL manifest or an AudioFolder")
+    p = sub.add_parser("export", help="write a dataset as a seed JSONL manifest, an AudioFolder or a NeMo manifest "
+                       "(with dataset.json: consent, licence)")
     p.add_argument("name")
     p.add_argument("--format", choices=sorted(EXPORTERS), required=True)
+    p.add_argument("--paths", choices=("relative", "absolute"), default="relative",
+                   help="nemo: audio_filepath relative to the manifest (default) or absolute")
     p.add_argument("--out", required=True, help="a new or empty folder")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_export)
@@ -97,13 +107,19 @@ def cmd_import(args: argparse.Namespace) -> int:
     ds = (Dataset.create(args.name, languages=[args.language] if args.language else [],
                          speaker=args.speaker or "") if created else Dataset.open(args.name))
     try:
-        report = importers.import_source(ds, args.source, language=args.language, speaker=args.speaker,
-                                          columns=columns, split=args.split, limit=args.limit)
+        with importers.open_source(args.source, format=args.format, columns=columns, split=args.split) as plan:
+            if not args.json:
+                print(f"detected: {plan.describe()}", flush=True)
+                for note in plan.notes:
+                    print(f"  {note}", flush=True)
+            report = importers.ingest(ds, plan, language=args.language, speaker=args.speaker, limit=args.limit)
     finally:
         if created and not ds.clips():  # a failed import into a new dataset leaves no empty dataset behind
             shutil.rmtree(ds.path, ignore_errors=True)
     for item, reason in report.refused:
         print(f"refused {item}: {reason}", file=sys.stderr)
+    for item, notice in report.notices:
+        print(f"note {item}: {notice}", file=sys.stderr)
     if report.stopped:
         print("import stopped: the disk is full (see above); the clips listed as imported are saved", file=sys.stderr)
     if args.json:
@@ -148,7 +164,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     ds = Dataset.open(args.name)
-    path = EXPORTERS[args.format](ds, args.out)
+    if args.format == "nemo":
+        path = exporters.export_nemo(ds, args.out, absolute=args.paths == "absolute")
+    else:
+        path = EXPORTERS[args.format](ds, args.out)
     count = len(ds.clips())
     if args.json:
         print(json.dumps({"dataset": args.name, "format": args.format, "path": str(path), "clips": count}))

@@ -122,12 +122,18 @@ def is_digital_silence(samples: np.ndarray) -> bool:
     return x.size == 0 or float(np.abs(x).max()) < 10 ** (DIGITAL_SILENCE_DBFS / 20)
 
 
-def trim_silence(samples: np.ndarray, sr: int = SAMPLE_RATE, margin_s: float = 0.3) -> np.ndarray:
-    """Cut leading/trailing silence, keeping ``margin_s`` around the speech; unchanged if no speech is found."""
+def trim_bounds(samples: np.ndarray, sr: int = SAMPLE_RATE, margin_s: float = 0.3) -> tuple[int, int]:
+    """(start, end) sample indices of the speech plus ``margin_s`` each side; the whole clip if no speech is found."""
     x = np.asarray(samples)
     stats = analyze(x, sr)
     if stats.speech_ratio == 0.0:
-        return x
+        return 0, int(x.shape[0])
     start = max(0, int((stats.lead_silence_s - margin_s) * sr))
     end = min(x.shape[0], int(round((stats.duration_s - stats.trail_silence_s + margin_s) * sr)))
-    return x[start:end]
+    return start, max(end, start)
+
+
+def trim_silence(samples: np.ndarray, sr: int = SAMPLE_RATE, margin_s: float = 0.3) -> np.ndarray:
+    """Cut leading/trailing silence, keeping ``margin_s`` around the speech; unchanged if no speech is found."""
+    start, end = trim_bounds(samples, sr, margin_s)
+    return np.asarray(samples)[start:end]

@@ -1,10 +1,10 @@
 """Audio in and out: decode anything a user may bring, normalise it to 16 kHz mono, write PCM16 WAV safely.
 
 Everything a dataset stores goes through :func:`load_audio` (decode → downmix → resample) and
-:func:`write_wav` (atomic). Decoding uses libsndfile through ``soundfile`` (WAV, FLAC, OGG Vorbis, Ogg Opus,
-MP3) because it is fast and in-process; only containers libsndfile cannot read (browser ``webm``, ``m4a``,
-...) go through an ``ffmpeg`` subprocess, and only when ``ffmpeg`` is installed. Measuring a clip (levels,
-speech) is ``voxstudio.data.analysis``.
+:func:`write_wav` (atomic); a live stream goes through :class:`StreamResampler`. Decoding uses libsndfile
+through ``soundfile`` (WAV, FLAC, OGG Vorbis, Ogg Opus, MP3) because it is fast and in-process; only containers
+libsndfile cannot read (browser ``webm``, ``m4a``, ...) go through an ``ffmpeg`` subprocess, and only when
+``ffmpeg`` is installed. Measuring a clip (levels, speech) is ``voxstudio.data.analysis``.
 """
 
 from __future__ import annotations
@@ -237,7 +237,8 @@ def _check_complete(label: str, kind: str | None, head: bytes, size: int, sample
 
 
 def to_mono_16k(samples: np.ndarray, sr: int) -> np.ndarray:
-    """Downmix (mean of channels) and resample with soxr to 16 kHz; float32, finite, contiguous."""
+    """Downmix (mean of channels) and resample with soxr to 16 kHz; float32, contiguous. Non-finite samples are
+    zeroed here only as a last guard: :func:`load_audio` refuses them first."""
     x = np.asarray(samples, dtype=np.float32)
     if x.ndim == 2:
         x = x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
@@ -248,6 +249,36 @@ def to_mono_16k(samples: np.ndarray, sr: int) -> np.ndarray:
     if sr != SAMPLE_RATE:
         x = soxr.resample(x, sr, SAMPLE_RATE, quality=RESAMPLE_QUALITY).astype(np.float32, copy=False)
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _refuse_non_finite(samples: np.ndarray, label: str) -> None:
+    """NaN or infinite samples (a float file written by a broken tool) are refused, never silently replaced."""
+    if np.issubdtype(samples.dtype, np.floating):
+        bad = int(samples.size - np.count_nonzero(np.isfinite(samples)))
+        if bad:
+            raise AudioError(f"'{label}' holds {bad} sample(s) that are not numbers (NaN or infinity): the file "
+                             "is damaged or was written by a broken tool. Export it again as WAV or FLAC.")
+
+
+class StreamResampler:
+    """A live stream (e.g. WebRTC's 48 kHz frames) to 16 kHz mono, chunk by chunk, with soxr's streaming
+    resampler: no clicks at chunk edges, a few ms of delay. Int16 input is scaled like :func:`load_audio`."""
+
+    def __init__(self, in_rate: int, out_rate: int = SAMPLE_RATE) -> None:
+        self.in_rate, self.out_rate = int(in_rate), int(out_rate)
+        self._stream = (soxr.ResampleStream(self.in_rate, self.out_rate, 1, dtype="float32",
+                                            quality=RESAMPLE_QUALITY) if self.in_rate != self.out_rate else None)
+
+    def __call__(self, samples: np.ndarray, last: bool = False) -> np.ndarray:
+        x = np.asarray(samples)
+        if np.issubdtype(x.dtype, np.integer):
+            x = x.astype(np.float32) / float(-np.iinfo(x.dtype).min)
+        if x.ndim == 2:  # (frames, channels)
+            x = x.mean(axis=1)
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if self._stream is None:
+            return x
+        return self._stream.resample_chunk(x, last=last)
 
 
 def load_audio(source: str | Path | bytes | np.ndarray, name: str | None = None,
@@ -268,6 +299,7 @@ def load_audio(source: str | Path | bytes | np.ndarray, name: str | None = None,
     frames = samples.shape[0] if samples.ndim else 0
     if frames == 0:
         raise AudioError(f"'{label}' contains no audio samples.")
+    _refuse_non_finite(samples, label)
     if frames / rate > MAX_IMPORT_S:
         raise _too_long(label)
     x = to_mono_16k(samples, rate)

@@ -49,12 +49,16 @@ class Clip:
     # "keep" (quality.KEEP) when the user listened on the Review page and keeps a flagged clip for training;
     # "" otherwise (then absent from the row). Set with Dataset.mark_fine.
     reviewed: str = ""
+    # A take trimmed on save (Dataset.add_take(trim_margin_s=...)): {"original": "originals/<clip_id>.wav",
+    # "lead_s", "trail_s", "original_duration_s"}; {} (absent from the row) when nothing was cut.
+    trim: dict = field(default_factory=dict)
 
     def to_row(self) -> dict:
         row = asdict(self)
         row.pop("clip_id")
-        if not row["reviewed"]:
-            row.pop("reviewed")
+        for optional in ("reviewed", "trim"):
+            if not row[optional]:
+                row.pop(optional)
         return row
 
     @classmethod
@@ -62,6 +66,7 @@ class Clip:
         data = {k: v for k, v in row.items() if k in _CLIP_FIELDS}
         data["flags"] = [dict(f) for f in data.get("flags") or []]  # callers may edit their copy
         data["stats"] = dict(data.get("stats") or {})
+        data["trim"] = dict(data.get("trim") or {})
         data["reviewed"] = str(data.get("reviewed") or "")
         if "language" in data:  # rows written before codes had one spelling: pt_BR / pt-BR read as pt-br
             data["language"] = tidy(data["language"])

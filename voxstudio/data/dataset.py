@@ -38,6 +38,8 @@ INFO = "dataset.json"
 METADATA = "metadata.jsonl"
 PHRASES = "phrases.jsonl"
 AUDIO_DIR = "audio"
+ORIGINALS_DIR = "originals"  # untrimmed takes (add_take with trim_margin_s), kept while the dataset lives
+MIN_TRIM_S = 0.1  # trimming less than this keeps the take whole (no original to keep)
 LOCK = ".lock"
 DEFAULT_LICENCE = "cc-by-4.0"
 MAX_TEXT_CHARS = 2000
@@ -189,11 +191,14 @@ class Dataset(Trash):
         return rowlog.snapshot(self.path / METADATA).rows
 
     def add_clip(self, audio_in, text: str, *, language: str, speaker: str | None = None,
-                 phrase_id: str | None = None, source: str = "record", name: str | None = None) -> Clip:
+                 phrase_id: str | None = None, source: str = "record", name: str | None = None,
+                 original: np.ndarray | None = None, trim: dict | None = None) -> Clip:
         """Validate, store and index one clip; raises with a human sentence and leaves nothing behind.
 
         ``audio_in``: a path, the file's bytes, or float32 16 kHz mono samples. ``name`` is the user's file
         name (messages only). Duplicate = same stored audio and same normalised text as a live clip.
+        ``original`` (16 kHz samples) is the untrimmed take ``audio_in`` was cut from: it is kept as
+        ``originals/<clip_id>.wav`` (written before the row, like the clip's WAV) and ``trim`` says what was cut.
         """
         text = _clean_text(text)
         language = _check_language(language)
@@ -214,17 +219,25 @@ class Dataset(Trash):
         clip = Clip(clip_id=clip_id, file_name=f"{AUDIO_DIR}/{clip_id}.wav", text=text, language=language,
                     speaker=speaker, duration_s=round(stats.duration_s, 3), phrase_id=phrase_id,
                     source=source, flags=flags, created_at=round(time.time(), 3), sha1=sha1,
-                    original_name=Path(name).name.strip() or None if name else None, stats=stats.to_dict())
+                    original_name=Path(name).name.strip() or None if name else None, stats=stats.to_dict(),
+                    trim={**trim, "original": f"{ORIGINALS_DIR}/{clip_id}.wav"} if original is not None else {})
         key = textrule.key(text)
         with self._locked():
-            self._refuse_duplicate(self._rows(), sha1, key, label)
+            rows = self._rows()
+            self._refuse_duplicate(rows, sha1, key, label)
+            if clip.trim:  # the untrimmed take may be a live clip already (the same file recorded again)
+                self._refuse_duplicate(rows, clip.trim.get("original_sha1"), key, label)
             wav = self.audio_path(clip)
+            kept = self.path / clip.trim["original"] if clip.trim else None
             try:
                 audio.write_wav(wav, pcm)
+                if kept is not None:
+                    audio.write_wav(kept, original)
                 rowlog.append(self.path / METADATA, [clip.to_row()])  # takes back a half-written row itself
             except BaseException as exc:  # not saved: nothing of it stays (a WAV without a row is an orphan)
-                with contextlib.suppress(FileNotFoundError):
-                    wav.unlink()
+                for path in (p for p in (wav, kept) if p is not None):
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
                 if workspace.is_disk_full(exc) and not isinstance(exc, workspace.DiskFullError):
                     raise workspace.disk_full(self.path) from None
                 raise
@@ -244,20 +257,36 @@ class Dataset(Trash):
         atomicfile.write_atomic(self.path / INFO, _json(info))
 
     def add_take(self, audio_in, phrase: dict, *, speaker: str | None = None, name: str | None = None,
-                 source: str = "record") -> tuple[Clip, list[str]]:
+                 source: str = "record", trim_margin_s: float | None = None) -> tuple[Clip, list[str]]:
         """Save a new take of ``phrase`` (a row of :meth:`phrases`); it replaces the phrase's earlier takes.
 
         Save first, replace second: when the new take is refused (unreadable, silent, a duplicate…) the error
         propagates and the earlier takes stay live. Then every other live take of the phrase moves to the trash
         (restorable). The language is the phrase's, else the dataset's first. Returns the new clip and the ids
-        of the takes it replaced.
+        of the takes it replaced. With ``trim_margin_s`` the silence before and after the speech is cut, keeping
+        that margin (``analysis.trim_bounds``); when at least ``MIN_TRIM_S`` goes, the untrimmed take is kept
+        (:meth:`original_path`) and the clip's ``trim`` says how much was cut.
         """
         phrase_id = phrase.get("phrase_id")
         if not phrase_id:
             raise ValueError("A take belongs to a phrase: this phrase has no phrase_id.")
         language = phrase.get("language") or next(iter(self.info.get("languages") or []), None)
+        original, trim = None, None
+        if trim_margin_s is not None:
+            samples = audio.load_audio(audio_in, name=name)
+            start, end = analysis.trim_bounds(samples, audio.SAMPLE_RATE, trim_margin_s)
+            shortest = int((quality.THRESHOLDS["min_duration_s"] + 0.05) * audio.SAMPLE_RATE)
+            if end - start < shortest:  # never trim a take into a "too short" one: widen after, then before
+                end = min(samples.size, start + shortest)
+                start = max(0, end - shortest)
+            if samples.size - (end - start) >= MIN_TRIM_S * audio.SAMPLE_RATE:
+                original, audio_in = samples, samples[start:end]
+                trim = {"lead_s": round(start / audio.SAMPLE_RATE, 3),
+                        "trail_s": round((samples.size - end) / audio.SAMPLE_RATE, 3),
+                        "original_duration_s": round(samples.size / audio.SAMPLE_RATE, 3),
+                        "original_sha1": hashlib.sha1(audio.to_pcm16(samples).tobytes()).hexdigest()}
         clip = self.add_clip(audio_in, phrase.get("text", ""), language=language, speaker=speaker,
-                             phrase_id=phrase_id, source=source, name=name)
+                             phrase_id=phrase_id, source=source, name=name, original=original, trim=trim)
         replaced = []
         for old in self.clips():
             if old.phrase_id == phrase_id and old.clip_id != clip.clip_id:
@@ -265,6 +294,12 @@ class Dataset(Trash):
                     self.delete(old.clip_id)
                     replaced.append(old.clip_id)
         return clip, replaced
+
+    def original_path(self, clip: Clip | str) -> Path | None:
+        """The untrimmed take a trimmed clip was cut from (``originals/<clip_id>.wav``), or None."""
+        clip = self.get(clip) if isinstance(clip, str) else clip
+        path = self.path / clip.trim["original"] if clip.trim.get("original") else None
+        return path if path is not None and path.is_file() else None
 
     def update_clip(self, clip_id: str, **changes) -> Clip:
         """Edit text/language/speaker/phrase_id/source; flags are recomputed. Atomic rewrite under the lock."""

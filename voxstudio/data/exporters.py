@@ -1,5 +1,7 @@
-"""Exporting a dataset to the layouts the Hugging Face tooling reads: a seed JSONL manifest, an AudioFolder
-(folder or zip), and an in-memory ``datasets.Dataset``. Our exports import back through ``importers``.
+"""Exporting a dataset to the layouts other tools read: a seed JSONL manifest, a NeMo manifest (relative or
+absolute paths), an AudioFolder (folder or zip), and an in-memory ``datasets.Dataset``. Every folder and zip
+export carries ``dataset.json`` (languages, speakers, consent, licence) beside the audio. Our exports import back
+through ``importers`` sample for sample and text for text.
 
 UI-safe: ``datasets`` is imported lazily, inside ``to_hf_dataset``.
 """
@@ -20,6 +22,8 @@ from voxstudio.data.dataset import Clip, Dataset
 
 SEED_MANIFEST = "manifest.jsonl"
 AUDIOFOLDER_METADATA = "metadata.jsonl"
+NEMO_MANIFEST = "manifest.json"
+INFO = "dataset.json"
 
 
 def _row(clip: Clip) -> dict:
@@ -38,6 +42,11 @@ def _prepare_out(out_dir: str | os.PathLike) -> Path:
     return out
 
 
+def _info(ds: Dataset) -> bytes:
+    """dataset.json as exported: the dataset's own record (consent, licence, languages, speakers)."""
+    return json.dumps(ds.info, indent=2, ensure_ascii=False).encode("utf-8")
+
+
 def _write_export(ds: Dataset, out_dir, name: str, make_row: Callable[[str, dict], dict]) -> Path:
     out = _prepare_out(out_dir)
     lines = []
@@ -45,6 +54,7 @@ def _write_export(ds: Dataset, out_dir, name: str, make_row: Callable[[str, dict
         rel = f"audio/{clip.clip_id}.wav"
         shutil.copyfile(src, out / rel)
         lines.append(json.dumps(make_row(rel, row), ensure_ascii=False))
+    write_atomic(out / INFO, _info(ds))
     return write_atomic(out / name, "".join(line + "\n" for line in lines).encode("utf-8"))
 
 
@@ -59,8 +69,20 @@ def export_audiofolder(ds: Dataset, out_dir: str | os.PathLike) -> Path:
     return _write_export(ds, out_dir, AUDIOFOLDER_METADATA, lambda rel, row: {"file_name": rel, **row}).parent
 
 
+def export_nemo(ds: Dataset, out_dir: str | os.PathLike, *, absolute: bool = False) -> Path:
+    """NeMo manifest ``manifest.json`` (JSON lines: ``audio_filepath``, ``duration``, ``text``, ``lang``,
+    ``speaker``) + WAVs; paths relative to the manifest, or absolute; returns the manifest path."""
+    out = Path(out_dir).expanduser().resolve()
+
+    def row(rel: str, fields: dict) -> dict:
+        return {"audio_filepath": str(out / rel) if absolute else rel, "duration": fields["duration_s"],
+                "text": fields["text"], "lang": fields["language"], "speaker": fields["speaker"]}
+
+    return _write_export(ds, out, NEMO_MANIFEST, row)
+
+
 def export_zip(ds: Dataset) -> bytes:
-    """The AudioFolder export as one zip (audio/*.wav + metadata.jsonl + the seed manifest.jsonl)."""
+    """The AudioFolder export as one zip (audio/*.wav + metadata.jsonl + the seed manifest.jsonl + dataset.json)."""
     buf = io.BytesIO()
     meta, seed = [], []
     with zipfile.ZipFile(buf, "w") as zf:
@@ -71,6 +93,7 @@ def export_zip(ds: Dataset) -> bytes:
             seed.append(json.dumps({"audio_path": rel, **row}, ensure_ascii=False) + "\n")
         zf.writestr(AUDIOFOLDER_METADATA, "".join(meta), compress_type=zipfile.ZIP_DEFLATED)
         zf.writestr(SEED_MANIFEST, "".join(seed), compress_type=zipfile.ZIP_DEFLATED)
+        zf.writestr(INFO, _info(ds), compress_type=zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
 

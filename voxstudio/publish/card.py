@@ -346,7 +346,7 @@ def render_model_card(run_dir: str | Path | None = None, *, facts: dict | None =
         auto_share=(f"{round(100 * float(cfg['auto_language_fraction']))}%"
                     if cfg.get("auto_language_fraction") is not None else None),
         selected_by=claims.selected_by, selection_bias=claims.bias_sentence(), few_clips=claims.few_clips_sentence(),
-        worse=claims.worse_sentence(),
+        worse=claims.worse_sentence(), cut_off=scoring.cut_off_sentence(base_res, tuned),
         hyperparameters=_hyperparameters(facts), dtype=facts.get("dtype") or "the base model's dtype",
         consent=consent_sentence(facts.get("consent")), trackio_url=facts.get("trackio_url"),
         licence_text=model_licence_sentence(facts.get("license"), base, artifact),

@@ -282,8 +282,11 @@ def run_summary(run: str) -> dict:
 
 
 def token_from_environment() -> str:
-    """HF_TOKEN from the environment ("" when unset); the Publish page never stores it anywhere."""
-    return os.environ.get("HF_TOKEN", "").strip()
+    """HF_TOKEN from the environment ("" when unset); the Publish page never stores it anywhere. A hosted studio
+    never offers the server's token to its visitors: "" there (each person brings their own, ``hosting``)."""
+    from voxstudio import hosting
+
+    return "" if hosting.is_hosted() else os.environ.get("HF_TOKEN", "").strip()
 
 
 def human_size(size: int) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from voxstudio import models
+from voxstudio import hosting, models
 
 MODEL_FILE = "config.json"
 
@@ -70,6 +70,9 @@ def model_problem(model: str) -> str | None:
     if models.is_tiny(model):
         return None
     if models.looks_like_path(model) or not models.is_hub_id(model):
+        if not hosting.server_paths_allowed():  # a folder on the server could be anyone's model (or files)
+            return (f"'{model}' is a folder on the server; this hosted studio trains from a Hub id such as "
+                    f"{models.DEFAULT_BASE_MODEL} or 'tiny' only.")
         folder = Path(model).expanduser()
         if not folder.is_dir():
             return (f"There is no model folder at '{model}'. Give a Hub id such as {models.DEFAULT_BASE_MODEL}, "
@@ -92,7 +95,7 @@ def _hub_problem(model: str, download: str) -> str | None:
 
     from voxstudio.publish.hub import endpoint
 
-    api = HfApi(endpoint=endpoint(), token=os.environ.get("HF_TOKEN") or False)
+    api = HfApi(endpoint=endpoint(), token=hosting.server_hub_token() or False)
     try:
         exists = api.file_exists(model, MODEL_FILE)
     except GatedRepoError:

@@ -3,7 +3,9 @@
 ``create_run`` freezes the config and queues the run; ``start`` makes sure the queue supervisor
 (``voxstudio.runs.supervisor``, a detached process) is running, which launches queued runs one at a time even
 with no browser open. Each trainer runs in its own session (stop = signal its process group). Secrets never
-go on argv: HF_TOKEN reaches the trainer only through the inherited environment.
+go on argv: HF_TOKEN reaches the trainer only through the inherited environment (hosted: only the operator's
+read token, ``hosting.trainer_env``). On a hosted box each person may have ``hosting.max_queued()`` runs queued
+or training at once (:func:`check_quota`); an admin stops anyone's run with :func:`stop_in`.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ import signal
 import time
 from pathlib import Path
 
-from voxstudio import workspace
+from voxstudio import hosting, models, workspace
 from voxstudio.runs import processes, rundata, runfolder, supervisor
 from voxstudio.runs.status import (
     LAUNCH_TIMEOUT_S,
     POLL_S,
     RESUMABLE_STATES,
     RunStatus,
+    box_queue,
     list_runs,
     status,
 )
@@ -39,6 +42,21 @@ class DuplicateRunError(ValueError):
             f"The same settings are already queued or running as run '{existing}'. "
             "Watch that run, or change a setting to start another one."
         )
+
+
+class QuotaError(ValueError):
+    """A person of a hosted studio already has as many runs queued or training as they may."""
+
+
+def check_quota() -> None:
+    """Hosted: refuse one more run when this home already has ``hosting.max_queued()`` queued or running."""
+    if not hosting.is_hosted():
+        return
+    limit = hosting.max_queued()
+    mine = sum(1 for s in list_runs() if s.active)
+    if mine >= limit:
+        raise QuotaError(f"You already have {mine} run{'s' if mine != 1 else ''} queued or training; this studio "
+                         f"allows {limit} per person at once. Wait for one to finish, or stop one.")
 
 
 def free_run_name(wanted: str) -> str:
@@ -75,11 +93,15 @@ def create_run(cfg) -> Path:
     cfg.validate()
     data = cfg.to_dict()
     _refuse_secrets(data)
+    if models.looks_like_path(cfg.base_model) and not hosting.server_paths_allowed():
+        raise ValueError(f"'{cfg.base_model}' is a folder on the server; a hosted studio trains from a Hub id "
+                         "or 'tiny' only.")
     folder = runfolder.run_dir(cfg.run_name)
     taken = ValueError(f"A run named '{cfg.run_name}' already exists. Choose another run name "
                        "(or resume that run if it was stopped).")
     if folder.exists():
         raise taken
+    check_quota()
     for other in list_runs():
         if other.active and _settings(other.config) == _settings(data):
             raise DuplicateRunError(other.run)
@@ -124,6 +146,7 @@ def resume(run: str) -> RunStatus:
         return st
     if st.state == "succeeded":
         raise ValueError(f"Run '{run}' already succeeded; there is nothing to resume.")
+    check_quota()
     runfolder.write_status(st.folder, state="queued", phase="queued", resume=True, queued_at=time.time(),
                            exit_code=None, message="Waiting to resume from the last checkpoint.")
     _ensure_supervisor()
@@ -169,12 +192,18 @@ def stop(run: str, grace_s: float = DEFAULT_GRACE_S, wait: bool = True) -> RunSt
     return st
 
 
+def stop_in(home: Path, run: str, grace_s: float = DEFAULT_GRACE_S, wait: bool = False) -> RunStatus:
+    """Stop ``run`` of the home ``home`` (an admin of a hosted box stopping anyone's run)."""
+    with workspace.use_home(home):
+        return stop(run, grace_s=grace_s, wait=wait)
+
+
 def resume_queue() -> bool:
     """After a reboot or a killed supervisor, queued runs wait: relaunch the supervisor if any do.
 
     Cheap (one lock probe), so the Train page calls it on every render. Returns True if runs are queued.
     """
-    if not any(s.state == "queued" for s in list_runs()):
+    if not box_queue():  # anyone's: one supervisor serves the whole box
         return False
     _ensure_supervisor()
     return True

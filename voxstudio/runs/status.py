@@ -165,6 +165,44 @@ def list_runs() -> list[RunStatus]:
     return sorted(out, key=lambda s: (s.created_at, s.run), reverse=True)
 
 
+@dataclass(frozen=True)
+class BoxRun:
+    """A run of anyone on the box (the supervisor's view): its owner's home and its status."""
+
+    home: Path
+    status: RunStatus
+
+
+def box_runs(states: tuple[str, ...] = ACTIVE_STATES) -> list[BoxRun]:
+    """Runs in ``states`` across every home of the box (the root and each ``users/<id>/``)."""
+    out = []
+    for home in workspace.all_homes():
+        with workspace.use_home(home):
+            out += [BoxRun(home, s) for s in list_runs() if s.state in states]
+    return out
+
+
+def box_queue() -> list[BoxRun]:
+    """Every queued run on the box, in the one FIFO order the supervisor follows (oldest queued first)."""
+    queued = box_runs(("queued",))
+    return sorted(queued, key=lambda b: (b.status.queued_at, b.status.created_at, str(b.home), b.status.run))
+
+
+def box_running() -> list[BoxRun]:
+    return box_runs(("running",))
+
+
+def queue_position(run: str) -> tuple[int, int] | None:
+    """(place of the current home's queued ``run`` in the box's queue, 1 = next; runs training now), or None
+    when it is not queued. Says how many others are ahead, never whose they are."""
+    here = workspace.home().resolve()
+    order = box_queue()
+    for n, b in enumerate(order, start=1):
+        if b.status.run == run and b.home.resolve() == here:
+            return n, len(box_running())
+    return None
+
+
 def read_log(run: str, lines: int = 40) -> list[str]:
     """The last ``lines`` lines of the run's train.log."""
     return runfolder.tail_log(run_folder(run), lines)

@@ -49,7 +49,8 @@ def next_unrecorded(phrases: list[Any], recorded_ids: set[str], after: int = -1)
 def phrase_card(text: str) -> str:
     """The phrase to read, large and centred (HTML-escaped: phrases can come from user uploads)."""
     return (
-        '<div style="font-size:2.1rem;line-height:1.35;font-weight:600;padding:1.2rem 1rem;margin:0.5rem 0 1rem;'
+        '<div class="vox-phrase" style="font-size:2.1rem;line-height:1.35;font-weight:600;padding:1.2rem 1rem;'
+        'margin:0.5rem 0 1rem;'
         'border-radius:0.75rem;background:rgba(128,128,128,0.08);text-align:center">'
         f"{html.escape(text or '')}</div>"
     )
@@ -74,3 +75,47 @@ def show_flags(flags: Any, reviewed: str = "") -> None:
     unused = unused_sentence(flags, reviewed)
     st.warning("Saved, but please check:\n\n" + "\n".join(f"- {line}" for line in lines)
                + (f"\n\n{unused}" if unused else "") + "\n\nPress **Re-record** to replace this take.")
+
+
+# ---------------------------------------------------------------- the Record page's take panel and phrase list
+
+PHONE_CSS = """<style>
+@media (max-width: 640px) {
+  .vox-phrase { font-size: 1.45rem !important; padding: 0.7rem 0.6rem !important; margin: 0.2rem 0 0.5rem !important; }
+}
+</style>"""
+
+
+def status_mark(phrase_id: str, recorded: set, flagged: set) -> str:
+    """✓ recorded, ⚠ recorded but flagged (a quality flag or the prompt check), · not recorded yet."""
+    if phrase_id in flagged:
+        return "⚠"
+    return "✓" if phrase_id in recorded else "·"
+
+
+def phrase_option(index: int, text: str, mark: str, width: int = 70) -> str:
+    """One line of the phrase list: ``✓ 3. Lock the front door``."""
+    text = text if len(text) <= width else text[: width - 1] + "…"
+    return f"{mark} {index + 1}. {text}"
+
+
+def trim_sentence(trim: dict | None) -> str:
+    """What trimming on save cut, for the take's verdict ("" when nothing was)."""
+    if not trim:
+        return ""
+    lead, trail = float(trim.get("lead_s", 0)), float(trim.get("trail_s", 0))
+    return (f"trimmed {lead + trail:.1f} s of silence ({lead:.1f} s before, {trail:.1f} s after; the untrimmed "
+            "take is kept)")
+
+
+def take_caption(take: dict) -> str:
+    """The line under a take's verdict: its text, length, trimming and whether it replaced an earlier take."""
+    from voxstudio.studio.formatting import fmt_duration
+
+    parts = [f"“{take.get('text', '')}”", fmt_duration(float(take.get("duration_s") or 0.0))]
+    trimmed = trim_sentence(take.get("trim"))
+    if trimmed:
+        parts.append(trimmed)
+    if take.get("replaced"):
+        parts.append("replaced the earlier take (it is in the trash)")
+    return " · ".join(parts)

@@ -15,7 +15,7 @@ from streamlit.errors import StreamlitAPIException
 
 from voxstudio.data import dataset as dataset_mod
 from voxstudio.data import integrity
-from voxstudio.studio import session
+from voxstudio.studio import session, signin
 
 APP_TITLE = "voxstudio"
 PAGE_ICON = "🎙️"
@@ -93,8 +93,11 @@ def next_step(summaries: list[dict]) -> tuple[int, str]:
 
 
 def page_setup(number: int | None, title: str) -> None:
-    """Page config, the wizard order (current step in bold) and the sidebar dataset picker."""
+    """Page config, then the sign-in gate (hosted: nobody signed in sees the sign-in page only and the script
+    stops here; a signed-in person is bound to their own home), the wizard order (current step in bold) and the
+    sidebar dataset picker."""
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon=PAGE_ICON, layout="wide")
+    signin.gate()
     st.caption(wizard_line(number))
     st.title(title)
     session.sidebar_dataset_picker()

@@ -212,7 +212,10 @@ class RunCallback(TrainerCallback):
         cfg = self.cfg
         step = state.global_step
         stop, early = self.should_stop(), False
-        if not stop and self.eval_refs and (step % cfg.eval_every == 0 or step == state.max_steps):
+        due = bool(self.eval_refs) and (step % cfg.eval_every == 0 or step == state.max_steps)
+        if due and self.world_size > 1:  # all ranks evaluate or none (SIGTERM may reach one between their checks)
+            (stop,) = distributed.agree(stop)
+        if not stop and due:
             keep = control.should_log  # Trainer.log() clears it: every rank must still gather the loss
             stop = not self.evaluate(model, state)
             control.should_log = keep

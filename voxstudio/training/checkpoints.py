@@ -147,6 +147,8 @@ def resuming_trainer(trainer_cls, method: str, log=print):
 
     class ResumingTrainer(trainer_cls):
         def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+            if self.is_fsdp_enabled:  # FSDP's own file (pytorch_model_fsdp.bin) is keyed by the model's names
+                return super()._load_from_checkpoint(resume_from_checkpoint, model)
             load_full_weights(model if model is not None else self.model, resume_from_checkpoint, log)
 
     return ResumingTrainer

@@ -1,12 +1,12 @@
 """One memory and time model for a run: what it needs, where it fits, how long it takes. Stdlib only.
 
 The Train page, preflight (``runs.preflight``: refuses a run that cannot fit), the Home page's hint and the
-README quote this module, and the trainer loads its weights in :func:`load_dtype`, the dtype counted here.
+README quote this module, and the trainer loads its weights in ``config.load_dtype``, the dtype counted here.
 
 Parameters come from the model's widths (``training.modelspec``; Voxtral Mini 4.676 B and Small 24.262 B, each
 with a 0.637 B Whisper-style audio encoder). Memory, per GPU (in RAM on a CPU), in bytes:
 
-- weights: every parameter in :func:`load_dtype`. LoRA loads the frozen base in the run's precision (bf16 on a
+- weights: every parameter in ``config.load_dtype``. LoRA loads the frozen base in the run's precision (bf16 on a
   bf16 GPU, fp16 on an older one, fp32 on CPU). A full fine-tune keeps fp32 weights — the master copy that
   mixed precision computes from in bf16/fp16 (fp16 weights cannot be trained under the loss scaler) — unless
   precision ``bf16`` is asked for explicitly: then weights, gradients and optimizer states are pure bf16.
@@ -35,7 +35,7 @@ import os
 from dataclasses import dataclass
 
 from voxstudio.data.audio import WINDOW_S
-from voxstudio.training.config import RunConfig, resolve_precision, total_steps
+from voxstudio.training.config import RunConfig, load_dtype, resolve_precision, total_steps
 from voxstudio.training.modelspec import FRAMES_PER_WINDOW, ModelSpec, spec_for
 
 GIB = 1024**3
@@ -49,22 +49,13 @@ SLACK = 0.05  # allocator fragmentation, on top of everything counted
 PROCESS_RAM = int(1.5 * GIB)  # python + torch + transformers in RAM (CPU runs)
 GPU_SIZES_GIB = (16, 24, 40, 48, 80, 141)  # common single-GPU sizes, for "a GPU with at least … GB"
 MFU = 0.3  # share of a GPU's peak 16-bit tensor throughput a training step reaches
-CPU_FLOPS_PER_CORE = 20e9  # effective fp32 FLOP/s of one core in a training step
+CPU_FLOPS_PER_CORE = 20e9  # effective fp32 FLOP/s of one core in a training step (assumed, AVX2-class)
 STEP_OVERHEAD_S = {"gpu": 0.05, "cpu": 0.08}  # per optimizer step (measured with the tiny model, idle 2 cores)
 DECODE_S_PER_TOKEN = {"gpu": 0.025, "cpu": 0.02}  # generation floor per token (launch/python overhead)
 BANDWIDTH = {"gpu": 1.5e12, "cpu": 2e10}  # bytes/s for reading the weights once per generated token
 LOAD_S = {"gpu": 15.0, "cpu": 5.0}  # imports, processor, CUDA start; plus the weights at DISK_BYTES_PER_S
 DISK_BYTES_PER_S = 1e9
 FEATURE_S_PER_CLIP = 0.1
-
-
-# ----- the dtype rule: the trainer loads this, the estimate counts it -----
-def load_dtype(cfg: RunConfig, cuda: bool, bf16_ok: bool) -> str:
-    """'bf16' | 'fp16' | 'fp32': the dtype the trainer loads the base model in (see the module docstring)."""
-    precision = resolve_precision(cfg, cuda, bf16_ok)
-    if cfg.method == "lora":
-        return precision
-    return "bf16" if precision == "bf16" and cfg.precision == "bf16" else "fp32"
 
 
 def lora_params(cfg: RunConfig, spec: ModelSpec) -> int:

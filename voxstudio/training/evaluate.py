@@ -26,7 +26,7 @@ from voxstudio.training.selection import ClipRef
 
 
 class Interrupted(Exception):
-    """Raised between utterances when the run was asked to stop."""
+    """Raised between batches of utterances when the run was asked to stop."""
 
 
 # Clips per generate call when evaluating (and 30 s chunks per call: a batch's audio). 8 fits Voxtral Mini's
@@ -52,7 +52,7 @@ def batches(refs: list[ClipRef], batch_size: int = EVAL_BATCH_SIZE) -> list[list
     groups: list[list[int]] = []
     chunks = 0
     for i in sorted(range(len(refs)), key=lambda i: seconds[i]):
-        k = max(1, math.ceil(seconds[i] / WINDOW_S))
+        k = max(1, math.ceil(seconds[i] / WINDOW_S)) if math.isfinite(seconds[i]) else batch_size  # unknown: alone
         if groups and len(groups[-1]) < batch_size and chunks + k <= batch_size:
             groups[-1].append(i)
             chunks += k
@@ -143,6 +143,31 @@ def eval_results(baseline: list[dict], finetuned: list[dict] | None, note: str =
         "note": note,
         "utterances": utterances,
     }
+
+
+def free_memory() -> None:
+    """Collect what was dropped and hand the GPU's cached blocks back (before the next model is loaded)."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def hintless_rows(model: str, base_model: str | None, refs: list[ClipRef], max_new_tokens: int, *, device=None,
+                  dtype=None, should_stop=None) -> list[dict]:
+    """``refs`` transcribed without the language hint by ``model`` (a folder or Hub id; an adapter on
+    ``base_model``), loaded through ``inference`` as the Try page and the Space load it, and freed afterwards."""
+    from voxstudio.inference import load_transcriber
+
+    transcriber = load_transcriber(model, base_model=base_model, device=device, dtype=dtype)
+    try:
+        return transcribe_clips(transcriber, refs, max_new_tokens, should_stop=should_stop, auto=True)
+    finally:
+        del transcriber
+        free_memory()
 
 
 def evaluate_run(run_dir: Path, split: str = "eval", device=None) -> dict:

@@ -104,6 +104,15 @@ def cut_off(summary: dict | None) -> str:
     return f"{int(summary['n_cut_off'])} of {summary.get('n', '?')} cut off at the token limit"
 
 
+def cut_off_sentence(baseline: dict | None, finetuned: dict | None) -> str:
+    """Both models' cut-off counts as one sentence (model card, Evaluate page); ``""`` when neither is recorded."""
+    parts = [f"{name} {s['n_cut_off']} of {s.get('n', '?')}"
+             for name, s in (("base model", baseline or {}), ("fine-tuned", finetuned or {}))
+             if s.get("n_cut_off") is not None]
+    return (f"Transcripts cut off at the token limit before the model finished (scored as they are): "
+            f"{', '.join(parts)}." if parts else "")
+
+
 def points(before: float | None, after: float | None) -> float | None:
     """How far a rate moved, in percentage points rounded to 0.1 (``0.20 → 0.15`` is ``-5.0``); None if unknown."""
     if before is None or after is None:

@@ -27,7 +27,7 @@ from voxstudio import workspace
 from voxstudio.runs import runfolder
 from voxstudio.runs.rundata import select_clips
 from voxstudio.training import checkpoints, scoring
-from voxstudio.training.config import RunConfig, to_lora_config, to_training_arguments
+from voxstudio.training.config import RunConfig, load_dtype, to_lora_config, to_training_arguments
 from voxstudio.training.evaluate import Interrupted, eval_results, summarize, transcribe_clips
 
 # How often status.json and the progress line are written (seconds; 0 = every step, e.g. for debugging).
@@ -93,8 +93,6 @@ def load_model_and_processor(cfg: RunConfig, cuda: bool, bf16: bool):
     source = resolve_model(cfg.base_model)
     if looks_like_path(source) and not Path(source).expanduser().exists():
         raise ValueError(f"base model folder {source} does not exist: check the path or choose a Hub model id")
-    from voxstudio.training.estimate import load_dtype  # the one rule, the dtype the memory estimate counts
-
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[load_dtype(cfg, cuda, bf16)]
     try:
         processor = AutoProcessor.from_pretrained(source)
@@ -156,54 +154,35 @@ def save_output(model, processor, folder: Path, cfg: RunConfig, base_source: str
 def release_training_memory(trainer) -> None:
     """Drop the trained model, optimizer and scheduler (the output is on disk) before models are loaded again for
     the auto-mode evaluation, so the copies never share the GPU."""
-    import gc
-
-    import torch
+    from voxstudio.training.evaluate import free_memory
 
     try:
         trainer.accelerator.free_memory()
     except Exception:  # noqa: BLE001 - best effort; the references below go anyway
         pass
     trainer.model = trainer.model_wrapped = trainer.optimizer = trainer.lr_scheduler = None
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    free_memory()
 
 
-def auto_mode_rows(run_dir: Path, cfg: RunConfig, base_source: str, eval_refs, device, dtype,
-                   final_rows) -> tuple[list[dict] | None, list[dict] | None]:
-    """(base, output) rows without the language hint, each model loaded through ``inference`` as the Try page and
-    the Space load it, one at a time. (None, None) without eval clips or hinted final rows; a stop request cuts it
-    short (what is not measured stays None; the output is kept)."""
-    import gc
+def auto_mode_rows(run_dir: Path, cfg: RunConfig, base_source: str, eval_refs, device, dtype, final_rows):
+    """(base, output) rows without the language hint (``evaluate.hintless_rows``, one model at a time); (None,
+    None) without eval clips or hinted final rows; what a stop request cuts short stays None (the output stays)."""
+    from voxstudio.training.evaluate import hintless_rows
 
-    import torch
-
-    from voxstudio.inference import load_transcriber
-
-    if not eval_refs or not final_rows:
-        return None, None
-    rows: dict[str, list[dict] | None] = {"base": None, "output": None}
-    sources = {"base": (base_source, None),
-               "output": (str(run_dir / runfolder.OUTPUT), base_source if cfg.method == "lora" else None)}
-    for name, (model, base) in sources.items():
-        status(run_dir, phase="evaluating",
-               message=f"measuring the {name} model's WER without the language hint on {len(eval_refs)} clips")
-        transcriber = load_transcriber(model, base_model=base, device=device, dtype=dtype)
+    rows: dict[str, list[dict]] = {}
+    output = (str(run_dir / runfolder.OUTPUT), base_source if cfg.method == "lora" else None)
+    for name, (model, base) in ({"base": (base_source, None), "output": output} if eval_refs and final_rows
+                                else {}).items():
+        status(run_dir, phase="evaluating", message=f"measuring the {name} model's WER without the language hint")
         try:
-            rows[name] = transcribe_clips(transcriber, eval_refs, cfg.max_new_tokens,
-                                          should_stop=lambda: Stop.requested, auto=True)
+            rows[name] = hintless_rows(model, base, eval_refs, cfg.max_new_tokens, device=device, dtype=dtype,
+                                       should_stop=lambda: Stop.requested)
         except Interrupted:
             log(f"{name} without the language hint (auto): not measured, stop requested")
             break
-        finally:
-            del transcriber
-            gc.collect()
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
         s = summarize(rows[name])
         log(f"{name} without the language hint (auto): WER {s['wer']:.3f} CER {s['cer']:.3f} on {s['n']} clips")
-    return rows["base"], rows["output"]
+    return rows.get("base"), rows.get("output")
 
 
 # ----- main -----
@@ -333,7 +312,7 @@ def train(run_dir: Path, resume: bool) -> int:
             save_output(trainer.model, processor, run_dir / runfolder.OUTPUT, cfg, base_source, state_dict=full_state)
             final_rows = callback.last_rows
         dtype = next(trainer.model.parameters()).dtype  # the hinted rows were measured in it: auto rows too
-        model = None  # noqa: F841 - the trainer's copy goes before the output is loaded again
+        model = full_state = None  # noqa: F841 - the trainer's copies go before the output is loaded again
         release_training_memory(trainer)
         base_auto, final_auto = auto_mode_rows(run_dir, cfg, base_source, eval_refs, device, dtype, final_rows)
         doc = eval_results(baseline_rows or [], final_rows, note, baseline_auto=base_auto, finetuned_auto=final_auto)
