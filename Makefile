@@ -55,6 +55,7 @@ test-fast: install-dev
 
 bench: install-dev
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/vad.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/eval_batching.py

@@ -109,7 +109,7 @@ def voxtral_mini_config(layers: int | None):
     cfg = VoxtralConfig(audio_token_id=AUDIO_TOKEN_ID, projector_hidden_act="gelu")  # defaults: Voxtral-Mini widths
     cfg.audio_config.num_hidden_layers, cfg.text_config.num_hidden_layers = depths(layers)
     cfg.text_config.bos_token_id, cfg.text_config.eos_token_id, cfg.text_config.pad_token_id = 1, 2, 11
-    cfg.use_cache = cfg.text_config.use_cache = False  # training; generate() turns the cache on itself
+    cfg.use_cache = cfg.text_config.use_cache = False  # training steps (generation passes use_cache=True)
     return cfg
 
 
@@ -319,7 +319,7 @@ def generation_rows(model, prompts: list[dict], pad_id: int, dev: Device, new_to
     """The same utterances generated one at a time, then in one left-padded batch."""
     torch = dev.torch
     model.eval()
-    fixed = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False, "pad_token_id": pad_id}
+    fixed = {"do_sample": False, "pad_token_id": pad_id, "use_cache": True}  # KV cache: the encoder runs once
 
     def generate(batch, n_new):
         with torch.no_grad(), dev.autocast():

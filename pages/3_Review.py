@@ -21,18 +21,19 @@ if ds is None:
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def load_table(name: str, version: str):
-    """All live clips as a DataFrame, plus the train/eval split, for one version of the dataset."""
+def load_table(name: str, version: str, folder: str = ""):
+    """All live clips as a DataFrame, plus the train/eval split, for one version of the dataset (``folder``: the
+    cache serves every session, and two people's datasets may share a name)."""
     return review.clips_table(dataset_mod.Dataset.open(name))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def load_histogram(name: str, version: str):
-    return review.duration_histogram(load_table(name, version)["duration_s"])
+def load_histogram(name: str, version: str, folder: str = ""):
+    return review.duration_histogram(load_table(name, version, folder)["duration_s"])
 
 
 version = ds.version()
-table = load_table(ds.name, version)
+table = load_table(ds.name, version, str(ds.path))
 
 # ------------------------------------------------------------------ totals
 cols = st.columns(5)
@@ -151,7 +152,7 @@ left, right = st.columns(2)
 with left:
     st.subheader("Clip durations")
     if not table.empty:
-        st.bar_chart(load_histogram(ds.name, version), x="seconds", y="clips", height=220)
+        st.bar_chart(load_histogram(ds.name, version, str(ds.path)), x="seconds", y="clips", height=220)
 with right:
     st.subheader("Train / eval split")
     st.markdown(review.split_sentence(table))

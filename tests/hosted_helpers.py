@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
-from test_browser_record import CHROMIUM, STARTUP_S, WAIT_MS, _free_port, _unavailable
 
 from voxstudio.studio import wizard
+
+CHROMIUM = os.environ.get("VOXSTUDIO_CHROMIUM", "/usr/bin/chromium")
+STARTUP_S = 60
+WAIT_MS = 30_000
 
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -23,6 +28,18 @@ SIGN_IN_TITLE = "voxstudio · sign in"
 # What a visitor who is not signed in must never read, whatever page or parameter they try.
 NEVER_SHOWN_UNSIGNED = ("Current dataset", "Workspace", "This machine", "GPU", "CPU", "HF_TOKEN", "Run history",
                         "Signed in as", "Datasets", "Next step")
+
+
+def _unavailable(reason: str):
+    if os.environ.get("VOXSTUDIO_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"VOXSTUDIO_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def browser_or_skip():
@@ -40,7 +57,7 @@ def studio(folder: Path, env: dict, args: list[str] = (), host: str = "127.0.0.1
     """A real hosted studio on a free port; yields (url, home, log path). Stopped (and its queue) afterwards."""
     home = folder / "home"
     home.mkdir(exist_ok=True)
-    port = port or _free_port()
+    port = port or free_port()
     full = {**os.environ, "VOXSTUDIO_HOME": str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **env}
     log_path = folder / "streamlit.log"
     log = open(log_path, "wb")

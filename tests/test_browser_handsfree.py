@@ -72,9 +72,14 @@ def test_hands_free_session_saves_one_clip_per_phrase_and_pauses(chromium, studi
             context = browser.new_context()
             context.grant_permissions(["microphone"], origin=url)
             page = _open(context, url, "hands-free")
-            page.get_by_role("button", name="Hands-free").click()
+            page.locator(".st-key-rec_mode").get_by_text("Hands-free", exact=True).click()
             page.locator(".st-key-rec_hf_toggle button").click()  # Start, once
-            page.get_by_text("Last take (phrase 2)").wait_for(timeout=60_000)
+            try:
+                page.get_by_text("Last take (phrase 2)").wait_for(timeout=60_000)
+            except Exception:  # what the page showed, and what was saved, for the failure report
+                page.screenshot(path=tmp_path / "stuck.png", full_page=True)
+                print("saved rows:", _rows(ds))
+                raise
             page.get_by_text("Phrase 3 of 8", exact=False).first.wait_for()  # it moved on by itself
             shots = tmp_path / "handsfree.png"
             page.screenshot(path=shots, full_page=True)

@@ -32,6 +32,18 @@ def small_disk(tmp_path, monkeypatch):
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+def fill(path) -> None:
+    """Take every byte left on the disk holding ``path`` (a real full disk, not a simulated error)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def rows():
     return speech_manifest("clips")
 
@@ -93,14 +105,7 @@ def test_edits_on_a_full_disk_change_nothing_or_everything(small_disk, tmp_path)
         except OSError:
             break
     filler = small_disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)  # take whatever is left
-    try:
-        while os.write(fd, b"\0" * 4096):
-            pass
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fill(filler)  # take whatever is left
     clip = ds.clips()[0]
     with pytest.raises(OSError, match=SENTENCE):
         ds.update_clip(clip.clip_id, text="an edit that cannot be written " * 3)
@@ -125,14 +130,7 @@ def test_training_on_a_full_disk_fails_saying_so_and_keeps_the_dataset(small_dis
         saved.add(ds.add_clip(r["path"], r["text"], language="en", source="import").clip_id)
     run = queue.create_run(new_config(run_name="on-full-disk", dataset="train-full", base_model="tiny",
                                       max_steps=2, eval_fraction=0.0, max_new_tokens=2))
-    fd = os.open(small_disk / "filler", os.O_WRONLY | os.O_CREAT)  # nothing left for features or checkpoints
-    try:
-        while os.write(fd, b"\0" * 4096):
-            pass
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fill(small_disk / "filler")  # nothing left for features or checkpoints
     assert run_trainer(run).returncode == 1
     status = runfolder.read_status(run)
     assert status["state"] == "failed" and re.match(SENTENCE, status["message"]), status

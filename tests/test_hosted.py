@@ -109,6 +109,8 @@ def test_identity_is_a_stable_opaque_id_and_admins_by_id_or_email(monkeypatch):
     assert alice.user_id == again.user_id != other.user_id  # the subject decides, the issuer separates
     assert workspace.is_slug(alice.user_id) and "123" not in alice.user_id
     assert hosting.oidc_identity({"email": "no-sub@x.org"}) is None
+    unverified = hosting.oidc_identity({"iss": "x", "sub": "9", "email": "a@x.org", "email_verified": False})
+    assert unverified.email == ""  # an unverified e-mail never makes anyone an admin
     monkeypatch.setenv("VOXSTUDIO_ADMINS", f"A@X.org, {other.user_id}")
     assert hosting.is_admin(alice) and hosting.is_admin(other) and not hosting.is_admin(again)
     assert not hosting.is_admin(None)
@@ -225,7 +227,7 @@ def test_one_fifo_queue_for_everyone_and_trainers_get_their_owners_home(hosted, 
 def test_trainers_get_only_the_operators_read_token(hosted, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", SERVER_TOKEN)
     env = hosting.trainer_env({"HF_TOKEN": SERVER_TOKEN, "VOXSTUDIO_PASSWORD": PASSWORD, "PATH": "/bin"})
-    assert env == {"PATH": "/bin"}
+    assert env == {"PATH": "/bin", "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1"}  # not even a stored login token
     monkeypatch.setenv(hosting.TRAINER_TOKEN_ENV, TRAINER_TOKEN)
     assert hosting.trainer_env({"HF_TOKEN": SERVER_TOKEN})["HF_TOKEN"] == TRAINER_TOKEN
     assert hosting.server_hub_token() == TRAINER_TOKEN  # preflight's model check uses the same

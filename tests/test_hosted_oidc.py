@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -22,9 +21,11 @@ from pathlib import Path
 import pytest
 from hosted_helpers import (
     ARGS,
+    CHROMIUM,
     SIGN_IN_TITLE,
     assert_only_sign_in,
     browser_or_skip,
+    free_port,
     grep_processes,
     grep_tree,
     main_text,
@@ -33,7 +34,6 @@ from hosted_helpers import (
 )
 from hubserver import HubServer, Token
 from jobs_helpers import STANDIN_CMD, make_dataset
-from test_browser_record import CHROMIUM
 
 from voxstudio import hosting, workspace
 
@@ -45,12 +45,6 @@ SERVER_TOKEN = HubServer.WRITE_TOKEN  # the server's own HF_TOKEN: a valid write
 COOKIE_SECRET = "oidc-test-cookie-secret-0123456789abcdef"
 STEPS = 40
 STEP_S = 0.4
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_http(url: str, proc: subprocess.Popen, log: Path) -> None:
@@ -69,7 +63,7 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path) -> None:
 def box(tmp_path_factory):
     sync_playwright = browser_or_skip()
     folder = tmp_path_factory.mktemp("hosted-oidc")
-    provider_port, port = _free_port(), _free_port()
+    provider_port, port = free_port(), free_port()
     issuer = f"http://127.0.0.1:{provider_port}"
     provider_log = folder / "provider.log"
     provider = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port",

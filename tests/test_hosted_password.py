@@ -11,9 +11,17 @@ import os
 import re
 
 import pytest
-from hosted_helpers import ARGS, SIGN_IN_TITLE, assert_only_sign_in, browser_or_skip, main_text, new_page, studio
+from hosted_helpers import (
+    ARGS,
+    CHROMIUM,
+    SIGN_IN_TITLE,
+    assert_only_sign_in,
+    browser_or_skip,
+    main_text,
+    new_page,
+    studio,
+)
 from jobs_helpers import make_dataset
-from test_browser_record import CHROMIUM
 
 from voxstudio import hosting, workspace
 

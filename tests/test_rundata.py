@@ -17,12 +17,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from conftest import ROOT, speech_manifest
 from hubserver import HubServer, hub_server  # noqa: F401 - fixture
-from train_helpers import english_rows, make_dataset, make_run, run_trainer, trainer_cmd, trainer_env
+from train_helpers import english_rows, make_dataset, make_run, run_trainer, trainer_cmd, trainer_env, wait_for_status
 
 from voxstudio.data import audio
 from voxstudio.data.dataset import Dataset
@@ -215,15 +214,6 @@ def test_dataset_folder_of_a_run_is_its_frozen_clips_and_push_dataset_is_the_dat
 
 # ---- the real trainer --------------------------------------------------------------------------------
 
-def _wait_for(run_dir, predicate, timeout=180.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        status = runfolder.read_status(run_dir)
-        if predicate(status):
-            return status
-        time.sleep(0.1)
-    raise AssertionError(f"status never matched; last: {runfolder.read_status(run_dir)}; log: "
-                         f"{(run_dir / runfolder.LOG).read_text()[-2000:]}")
 
 
 @pytest.mark.slow
@@ -234,7 +224,7 @@ def test_resume_after_new_recordings_trains_and_scores_the_first_starts_clips(ho
     with open(run / runfolder.LOG, "ab") as log:
         proc = subprocess.Popen(trainer_cmd(run), stdout=log, stderr=subprocess.STDOUT,
                                 env=trainer_env(VOXSTUDIO_STATUS_EVERY_S="0"))
-    _wait_for(run, lambda s: (s.get("step") or 0) >= 3 and s.get("phase") == "training")
+    wait_for_status(run, lambda s: (s.get("step") or 0) >= 3 and s.get("phase") == "training")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0 and runfolder.read_status(run)["state"] == "stopped"
     first = json.loads((run / runfolder.EVAL_RESULTS).read_text())

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from train_helpers import english_rows, make_dataset, make_run, run_trainer, trainer_cmd, trainer_env
+from train_helpers import english_rows, make_dataset, make_run, run_trainer, trainer_cmd, trainer_env, wait_for_status
 
 from voxstudio.data.dataset import Dataset
 from voxstudio.runs import runfolder
@@ -21,15 +21,6 @@ from voxstudio.runs import runfolder
 pytestmark = pytest.mark.slow
 
 
-def _wait_for(run_dir, predicate, timeout=120.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        status = runfolder.read_status(run_dir)
-        if predicate(status):
-            return status
-        time.sleep(0.1)
-    raise AssertionError(f"status never matched; last: {runfolder.read_status(run_dir)}; log: "
-                         f"{(run_dir / runfolder.LOG).read_text()[-2000:]}")
 
 
 def _start(run_dir, resume=False, **env):
@@ -91,7 +82,7 @@ def test_stop_during_baseline_evaluation_ends_stopped_with_exit_0(home):
     # The random tiny model never says EOS, so long clips (long budgets, no cap) make the baseline take a while.
     run = make_run("stop-baseline", "proof", eval_fraction=0.0, max_new_tokens=0, max_steps=5)
     proc = _start(run)
-    _wait_for(run, lambda s: s.get("phase") == "baseline")
+    wait_for_status(run, lambda s: s.get("phase") == "baseline")
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
@@ -105,7 +96,7 @@ def test_stop_during_training_saves_a_checkpoint_and_resume_finishes(home):
     run = make_run("stop-resume", "proof", eval_fraction=0.0, max_steps=60, eval_every=1000, max_new_tokens=4)
     # Status every step, so the test can stop it early however fast this machine trains (~20 steps/s idle).
     proc = _start(run, VOXSTUDIO_STATUS_EVERY_S="0")
-    _wait_for(run, lambda s: (s.get("step") or 0) >= 5 and s.get("phase") == "training")
+    wait_for_status(run, lambda s: (s.get("step") or 0) >= 5 and s.get("phase") == "training")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
     status = runfolder.read_status(run)

@@ -65,3 +65,14 @@ def test_short_cuts_are_widened_to_the_minimum(session):
     cut = (cutter.feed(first) + cutter.flush())[0]
     assert cut.duration_s == pytest.approx(2.5, abs=0.01)
     assert cut.start_s <= truth[0][0] and cut.end_s >= truth[0][1]
+
+
+def test_an_armed_cutter_never_starts_a_take_mid_sentence(session):
+    x, truth = session
+    mid = x[int((truth[0][0] + 0.5) * audio.SAMPLE_RATE):]  # Start pressed while the first phrase is under way
+    start = truth[0][0] + 0.5
+    cuts = vad.segments(mid, vad.detector(), arm_s=0.3)
+    assert len(cuts) == len(truth) - 1
+    assert abs(cuts[0].speech_start_s + start - truth[1][0]) <= TOLERANCE_S
+    unarmed = vad.segments(mid, vad.detector())
+    assert len(unarmed) == len(truth) and unarmed[0].speech_start_s < 0.2  # the cut-off rest of phrase 1

@@ -54,3 +54,17 @@ def run_trainer(run_dir: Path, resume: bool = False, timeout: float = 600, **env
     with open(run_dir / runfolder.LOG, "ab") as log:
         return subprocess.run(trainer_cmd(run_dir, resume), stdout=log, stderr=subprocess.STDOUT,
                               env=trainer_env(**env), timeout=timeout, cwd=ROOT)
+
+
+def wait_for_status(run_dir: Path, predicate, timeout: float = 180.0) -> dict:
+    """Poll status.json until ``predicate(status)`` holds; fail with the last status and the log's tail."""
+    import time
+
+    end = time.time() + timeout
+    while time.time() < end:
+        status = runfolder.read_status(run_dir)
+        if predicate(status):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"status never matched; last: {runfolder.read_status(run_dir)}; log: "
+                         f"{(run_dir / runfolder.LOG).read_text()[-3000:]}")

@@ -116,8 +116,8 @@ def oidc_identity(claims: dict) -> Identity | None:
     if not sub:
         return None
     digest = hashlib.sha256(f"{claims.get('iss') or ''}\0{sub}".encode()).hexdigest()[:24]
-    return Identity(f"u-{digest}", str(claims.get("name") or claims.get("preferred_username") or ""),
-                    str(claims.get("email") or ""))
+    email = "" if claims.get("email_verified") is False else str(claims.get("email") or "")  # admins go by it
+    return Identity(f"u-{digest}", str(claims.get("name") or claims.get("preferred_username") or ""), email)
 
 
 def password_identity() -> Identity:
@@ -275,6 +275,8 @@ def trainer_env(env: dict) -> dict:
     token = trainer_hub_token()
     if token:
         env["HF_TOKEN"] = token
+    else:  # nor the operator's `hf auth login` token file, which huggingface_hub would send implicitly
+        env["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"
     return env
 
 

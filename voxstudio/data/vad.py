@@ -8,7 +8,8 @@ Why Silero and not webrtcvad or the energy VAD: ``bench/vad.py`` and the README'
 :class:`UtteranceCutter` turns a stream (any chunk sizes) into :class:`Utterance` objects: speech starts at the
 first window above ``threshold``, continues while windows stay above ``release`` (hysteresis), and ends once
 ``end_silence_s`` of silence follow it; each utterance keeps ``margin_s`` of audio before and after the speech,
-and one that would outgrow ``max_s`` is cut there. Bursts with less than ``min_speech_s`` of speech (a cough, a
+and one that would outgrow ``max_s`` is cut there. With ``arm_s``, speech counts only after that much silence
+since the last reset, so a take never starts in the middle of a sentence already under way. Bursts with less than ``min_speech_s`` of speech (a cough, a
 click) are dropped. Silero tells speech from clicks and noise well but its probability rises up to ~0.3 s late on
 a soft onset and falls ~0.3 s late after the last word, so each boundary is then *refined* on energy: the start
 moves back, and the end back from Silero's hangover, to the frames standing ``REFINE_ABOVE_DB`` over the noise
@@ -125,7 +126,7 @@ class UtteranceCutter:
     def __init__(self, det: Detector | None = None, *, threshold: float = THRESHOLD, release: float = RELEASE,
                  end_silence_s: float = END_SILENCE_S, margin_s: float = MARGIN_S,
                  min_speech_s: float = MIN_SPEECH_S, max_s: float = WINDOW_S, refine: bool = True,
-                 min_cut_s: float = 0.0, sr: int = SAMPLE_RATE) -> None:
+                 min_cut_s: float = 0.0, arm_s: float = 0.0, sr: int = SAMPLE_RATE) -> None:
         self.det = det if det is not None else detector()
         self.threshold, self.release = threshold, release
         self.sr = sr
@@ -136,6 +137,8 @@ class UtteranceCutter:
         self.max_len = int(max_s * sr)
         self.refine = refine
         self.min_cut = int(min_cut_s * sr)  # a shorter cut is widened (after, then before) from the audio at hand
+        self.arm = int(arm_s * sr)  # after a reset, speech counts only once this much silence was heard: a take
+        # never starts in the middle of a sentence that was already under way (Start, Resume, the next phrase)
         self.lookback = int(REFINE_S * sr) if refine else 0
         self.reset()
 
@@ -148,12 +151,18 @@ class UtteranceCutter:
         self._onset: int | None = None  # stream index where the current speech started
         self._last_voiced = 0  # end of the last window above `release`
         self._voiced = 0  # samples of windows above `threshold` in the current utterance
+        self._quiet = 0  # samples of silence heard since the reset, up to `arm`
         self.probability = 0.0
         self.level_dbfs = -120.0
 
     @property
     def in_speech(self) -> bool:
         return self._onset is not None
+
+    @property
+    def armed(self) -> bool:
+        """Whether speech would start an utterance now (the silence asked for after a reset was heard)."""
+        return self._quiet >= self.arm
 
     @property
     def position_s(self) -> float:
@@ -189,6 +198,9 @@ class UtteranceCutter:
     # ------------------------------------------------------------------ internals
     def _step(self, p: float, start: int, end: int) -> Utterance | None:
         if self._onset is None:
+            if self._quiet < self.arm:
+                self._quiet = self._quiet + self.win if p < self.release else 0
+                return None
             if p >= self.threshold:
                 self._onset, self._last_voiced, self._voiced = start, end, self.win
             return None

@@ -3,8 +3,8 @@ saved as the current phrase's take, shown, and the next phrase comes up by itsel
 
 :class:`HandsFree` is the session, free of Streamlit and WebRTC so it is unit-tested on real audio: feed it audio
 (:meth:`HandsFree.feed`, any rate; :meth:`HandsFree.on_frame` takes WebRTC's ``av.AudioFrame``), it resamples
-(``audio.StreamResampler``), cuts (``vad.UtteranceCutter``), saves through ``Dataset.add_take`` (trimmed with the
-same margins) on its own worker thread — never on the WebRTC event loop — and holds the result on screen for
+(``audio.StreamResampler``), cuts (``vad.UtteranceCutter``: the cut is the trim, speech plus ``vad.MARGIN_S``
+each side), saves through ``Dataset.add_take`` on its own worker thread — never on the WebRTC event loop — and holds the result on screen for
 ``ADVANCE_S`` of audio before listening for the next phrase. A clean take moves on to the next phrase without a
 take; a flagged or refused one stays, and the next utterance replaces it. States: ``ready`` (before Start),
 ``listening``, ``saving``, ``paused``, ``stopped``, ``done`` (no phrase left).
@@ -31,7 +31,8 @@ from voxstudio.studio import promptcheck
 from voxstudio.studio.recording import next_unrecorded
 
 ADVANCE_S = 1.0  # the saved take's result shows this long before the next phrase listens
-TRIM_MARGIN_S = vad.MARGIN_S
+ARM_S = 0.3  # silence needed after Start, Resume or the pause before a phrase counts (no take starts mid-sentence)
+TRIM_MARGIN_S = vad.MARGIN_S  # what click-to-record takes are trimmed to (the hands-free cut has these margins)
 ICE_ENV = "VOXSTUDIO_ICE_SERVERS"
 
 
@@ -70,7 +71,9 @@ class HandsFree:
         self.auto_advance = True  # a clean take moves on to the next phrase without a take
         self.level_dbfs = -120.0
         self._lock = threading.RLock()
-        self._cutter = vad.UtteranceCutter(detector, min_cut_s=quality.THRESHOLDS["min_duration_s"] + 0.05)
+        self._cutter = vad.UtteranceCutter(detector, min_cut_s=quality.THRESHOLDS["min_duration_s"] + 0.05,
+                                           arm_s=ARM_S)
+        self._frames = 0  # audio chunks received since the last start: 0 means the microphone is not connected yet
         self._resampler: audio.StreamResampler | None = None
         self._hold = 0  # samples (16 kHz) still to ignore: the result is on screen
         self._advance = int(advance_s * audio.SAMPLE_RATE)
@@ -85,6 +88,8 @@ class HandsFree:
     def start(self) -> None:
         with self._lock:
             if self.state in ("ready", "paused", "stopped"):
+                if self.state != "paused":
+                    self._frames = 0
                 self.state = "listening" if self.index < len(self.phrases) else "done"
                 self._cutter.reset()
 
@@ -140,6 +145,7 @@ class HandsFree:
             if self._resampler is None or self._resampler.in_rate != rate:
                 self._resampler = audio.StreamResampler(rate)
             x = self._resampler(samples)
+            self._frames += 1
             if x.size:
                 self.level_dbfs = 20.0 * float(np.log10(max(float(np.abs(x).max()), 1e-6)))
             if self.state != "listening":
@@ -177,7 +183,9 @@ class HandsFree:
         take = Take(index=index, phrase_id=phrase.get("phrase_id", ""), text=phrase.get("text", ""))
         clip = None
         try:
-            clip, replaced = self.ds.add_take(samples, phrase, speaker=self.speaker, trim_margin_s=TRIM_MARGIN_S)
+            # The cut already is the trim (speech + MARGIN_S each side, edges refined); a second, energy-only trim
+            # could shave a soft last syllable, and the stream around the cut is not worth keeping.
+            clip, replaced = self.ds.add_take(samples, phrase, speaker=self.speaker)
             take.clip_id, take.duration_s, take.flags = clip.clip_id, clip.duration_s, clip.flags
             take.trim, take.replaced = clip.trim, bool(replaced)
         except (ValueError, OSError) as exc:  # AudioError is a ValueError: a sentence for the user
@@ -213,6 +221,7 @@ class HandsFree:
     def snapshot(self) -> dict:
         with self._lock:
             return {"state": self.state, "index": self.index, "hearing": self._cutter.in_speech,
+                    "connected": self._frames > 0, "armed": self._cutter.armed,
                     "level_dbfs": round(self.level_dbfs, 1), "holding": self._hold > 0,
                     "takes": [t.to_dict() for t in self.takes], "last": self.takes[-1].to_dict() if self.takes
                     else None, "phrases": len(self.phrases)}

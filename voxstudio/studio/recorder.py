@@ -149,6 +149,7 @@ def _session(ds, phrases, index, speaker, model) -> handsfree.HandsFree:
     if session is None:
         session = handsfree.HandsFree(ds, phrases, index, speaker=speaker, prompt_model=model)
         st.session_state["rec_hf"] = session
+        st.session_state["rec_hf_seen"] = 0
     return session
 
 
@@ -185,15 +186,22 @@ def _live(ds, phrases, model, saved_checks) -> None:
     if snap["index"] != st.session_state.get("rec_index"):
         st.session_state["rec_index"] = snap["index"]
         st.query_params["phrase"] = str(snap["index"] + 1)
+    if len(snap["takes"]) != st.session_state.get("rec_hf_seen", 0):  # a new take: refresh the whole page once
+        st.session_state["rec_hf_seen"] = len(snap["takes"])  # (progress, phrase list, buttons)
+        st.rerun()
     if snap["index"] < len(phrases):
         st.markdown(f"Phrase **{snap['index'] + 1}** of {len(phrases)}")
         st.markdown(recording.phrase_card(formatting.field_of(phrases[snap["index"]], "text")), unsafe_allow_html=True)
     state = snap["state"]
     line = STATUS.get(state, state)
-    if state == "listening" and snap["hearing"]:
+    if state == "listening" and not snap["connected"]:
+        line = "Connecting the microphone…"
+    elif state == "listening" and snap["hearing"]:
         line = "🗣️ Hearing you… (pause to finish the take)"
     elif state == "listening" and snap["holding"]:
         line = "✓ Saved. Next phrase…"
+    elif state == "listening" and not snap["armed"]:
+        line = "🎙️ Listening: wait for a moment of quiet, then read the phrase."
     st.markdown(line)
     if state in ("listening", "saving", "paused"):
         level = snap["level_dbfs"]

@@ -43,9 +43,8 @@ TINY_DEFAULTS = {
     "gradient_checkpointing": False,
     "eval_every": 100,
     "max_new_tokens": 64,
-    # The tiny model memorises each clip in the prompt mode it saw and carries nothing across (measured: 300
-    # steps, 8 clips, fraction 0.3 → the 6 hinted clips exact with the hint, the 2 hint-less ones exact only in
-    # auto mode), so its proofs train hinted only; tests/test_auto_mode.py trains it with a fraction.
+    # The tiny model memorises each clip only in the prompt modes it saw; its pipeline proofs train hinted
+    # only (tests/test_auto_mode.py trains it with the default fraction, redrawn each epoch).
     "auto_language_fraction": 0.0,
 }
 
@@ -94,9 +93,8 @@ class RunConfig:
     precision: str = "auto"
     max_grad_norm: float = 1.0
     max_new_tokens: int = 0  # cap on each clip's budget (inference.max_new_tokens_for its duration); 0 = no cap
-    # Share of the training clips encoded WITHOUT the language hint (Voxtral's auto mode: the prompt ends
-    # ``[/INST][TRANSCRIBE]``, exactly as ``apply_transcription_request(language=None)`` builds it), so the model
-    # keeps transcribing when a user picks "auto". Which clips: ``features.auto_language_ids`` (per clip id + seed).
+    # Share of clips served WITHOUT the language hint each epoch (auto mode: ``[/INST][TRANSCRIBE]``, as
+    # ``apply_transcription_request(language=None)``), redrawn per epoch by ``features.auto_language_ids``.
     auto_language_fraction: float = AUTO_LANGUAGE_FRACTION
     gpus: int = 1
     sharding: str = "none"  # SHARDINGS; "fsdp" needs gpus >= 2
@@ -353,7 +351,8 @@ def to_training_arguments(cfg: RunConfig, output_dir: str | Path, *, report_to: 
         fp16=precision == "fp16",
         optim="adamw_torch_fused" if cuda else "adamw_torch",
         activation_checkpointing=cfg.gradient_checkpointing and not fsdp_ac,
-        activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing and not fsdp_ac else None,
+        activation_checkpointing_kwargs=({"use_reentrant": False} if cfg.gradient_checkpointing and not fsdp_ac
+                                         else None),
         fsdp=True if fsdp else None, fsdp_config=fsdp,
         train_sampling_strategy="group_by_length",
         remove_unused_columns=False,

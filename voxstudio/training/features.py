@@ -16,9 +16,11 @@ Two prompts, both exactly what inference sends (mistral-common's transcription r
   ``[/INST]``, no ``lang:`` text at all. The target is the transcript + EOS in both, as mistral-common itself
   encodes a transcription training example with and without a language.
 
-``RunConfig.auto_language_fraction`` of the training clips (:func:`auto_language_ids`: per clip id and seed, so
-the same clips every epoch and after a resume) are encoded the auto way, the rest hinted; the choice is part of
-each example's cache key.
+Both encodings of every training clip are cached (they share one feature file). Each epoch,
+``RunConfig.auto_language_fraction`` of the clips (:func:`auto_language_ids`: drawn per seed and epoch, so the
+same draw after a resume and in every process) are served the auto way and the rest hinted; over the epochs
+every clip is trained in both modes, which is what makes each clip transcribe right with and without the hint
+(a fixed subset teaches each clip only one of the two).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import TrainerCallback
 
 from voxstudio import workspace
 from voxstudio.atomicfile import write_atomic
@@ -56,13 +59,13 @@ def processor_fingerprint(processor) -> str:
     return h.hexdigest()[:16]
 
 
-def auto_language_ids(clip_ids, fraction: float, seed: int = 0) -> set[str]:
-    """The clips whose example is encoded without the language hint: ``round(fraction × n)`` of them, those
-    whose sha1(seed, clip id) ranks lowest. Deterministic per clip id and seed (the same clips every epoch, on
-    resume and in every process); a run's clip list is frozen, so its subset never changes."""
+def auto_language_ids(clip_ids, fraction: float, seed: int = 0, epoch: int = 0) -> set[str]:
+    """The clips served without the language hint in ``epoch``: ``round(fraction × n)`` of them, those whose
+    sha1(seed, epoch, clip id) ranks lowest. Deterministic per seed and epoch (the same draw on resume and in
+    every process); a different draw each epoch, so every clip meets both modes."""
     ids = list(dict.fromkeys(clip_ids))
     count = min(len(ids), math.floor(max(0.0, float(fraction)) * len(ids) + 0.5))
-    ranked = sorted(ids, key=lambda cid: hashlib.sha1(f"{int(seed)}:{cid}".encode()).hexdigest())
+    ranked = sorted(ids, key=lambda cid: hashlib.sha1(f"{int(seed)}:{int(epoch)}:{cid}".encode()).hexdigest())
     return set(ranked[:count])
 
 
@@ -91,35 +94,54 @@ def make_example(processor, audio: np.ndarray, text: str, language: str | None, 
     }
 
 
-def _save(folder: Path, key: str, example: dict) -> None:
-    """Write features (.npy) then ids (.json) atomically; the .json's presence marks a complete entry."""
+def _save(folder: Path, key: str, example: dict, features_of: str | None = None) -> None:
+    """Write features (.npy) then ids (.json) atomically; the .json's presence marks a complete entry. With
+    ``features_of`` the example reuses that entry's features (same audio, other prompt) instead of a copy."""
     folder.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    np.save(buf, example["input_features"])
-    write_atomic(folder / f"{key}.npy", buf.getvalue())
+    if features_of is None:
+        buf = io.BytesIO()
+        np.save(buf, example["input_features"])
+        write_atomic(folder / f"{key}.npy", buf.getvalue())
     meta = {"input_ids": example["input_ids"], "labels": example["labels"],
             "n_chunks": int(example["input_features"].shape[0])}
+    if features_of is not None:
+        meta["features"] = features_of
     write_atomic(folder / f"{key}.json", json.dumps(meta).encode("utf-8"))
 
 
 class FeatureSet(torch.utils.data.Dataset):
-    """Cached examples of a list of clips; items memory-map their features (cheap to index)."""
+    """Cached examples of a list of clips; items memory-map their features (cheap to index).
 
-    def __init__(self, folder: Path, keys: list[str], refs: list[ClipRef]):
+    With an auto fraction, each clip has a hinted and an auto example; :meth:`set_epoch` picks which one each
+    clip serves in that epoch (:class:`AutoLanguageEpochs` calls it at every epoch start)."""
+
+    def __init__(self, folder: Path, keys: list[str], refs: list[ClipRef], auto_keys: list[str] | None = None,
+                 fraction: float = 0.0, seed: int = 0):
         self.folder = Path(folder)
         self.keys = keys
         self.refs = refs
         self.meta = [json.loads((self.folder / f"{k}.json").read_text(encoding="utf-8")) for k in keys]
+        self.auto_keys = auto_keys or []
+        self.auto_meta = [json.loads((self.folder / f"{k}.json").read_text(encoding="utf-8")) for k in self.auto_keys]
+        self.fraction, self.seed = fraction, seed
+        self.auto: set[str] = set()
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> set[str]:
+        if self.auto_keys:
+            self.auto = auto_language_ids([r.clip_id for r in self.refs], self.fraction, self.seed, epoch)
+        return self.auto
 
     def __len__(self) -> int:
         return len(self.keys)
 
     def __getitem__(self, i: int) -> dict:
-        meta = self.meta[i]
+        auto = self.refs[i].clip_id in self.auto
+        key, meta = (self.auto_keys[i], self.auto_meta[i]) if auto else (self.keys[i], self.meta[i])
         return {
             "input_ids": meta["input_ids"],
             "labels": meta["labels"],
-            "input_features": np.load(self.folder / f"{self.keys[i]}.npy", mmap_mode="r"),
+            "input_features": np.load(self.folder / f"{meta.get('features', key)}.npy", mmap_mode="r"),
         }
 
     @property
@@ -127,25 +149,44 @@ class FeatureSet(torch.utils.data.Dataset):
         return [len(m["input_ids"]) for m in self.meta]
 
 
+class AutoLanguageEpochs(TrainerCallback):
+    """Redraws which clips go without the language hint at the start of every epoch (resumes included)."""
+
+    def __init__(self, train_set: FeatureSet):
+        self.train_set = train_set
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.train_set.set_epoch(int(state.epoch or 0))
+        return control
+
+
 def build_features(processor, refs: list[ClipRef], cache_root: Path | None = None, log=None,
-                   auto_ids: set[str] | frozenset = frozenset()) -> FeatureSet:
-    """Examples for ``refs``, computing only those not cached yet (keyed per clip and processor); clips in
-    ``auto_ids`` (:func:`auto_language_ids`) are encoded without the language hint."""
+                   auto_fraction: float = 0.0, seed: int = 0) -> FeatureSet:
+    """Examples for ``refs``, computing only those not cached yet (keyed per clip and processor); with
+    ``auto_fraction`` also each clip's auto example (no language hint), which shares the hinted one's features."""
     from voxstudio.data.audio import load_audio
 
     fp = processor_fingerprint(processor)
     folder = Path(cache_root or workspace.cache_dir() / CACHE_SUBDIR) / fp
-    keys = []
+    keys, auto_keys = [], []
     made = 0
     for ref in refs:
-        auto = ref.clip_id in auto_ids
-        key = clip_key(ref, fp, auto)
+        key = clip_key(ref, fp)
+        audio = None
         if not (folder / f"{key}.json").exists():
-            _save(folder, key, make_example(processor, load_audio(ref.path), ref.text, ref.language, auto))
+            audio = load_audio(ref.path)
+            _save(folder, key, make_example(processor, audio, ref.text, ref.language))
             made += 1
         keys.append(key)
+        if auto_fraction > 0:
+            auto_key = clip_key(ref, fp, auto=True)
+            if not (folder / f"{auto_key}.json").exists():
+                example = make_example(processor, load_audio(ref.path) if audio is None else audio, ref.text,
+                                       ref.language, auto=True)
+                _save(folder, auto_key, example, features_of=key)
+            auto_keys.append(auto_key)
     if log:
-        hint_less = sum(ref.clip_id in auto_ids for ref in refs)
-        log(f"features: {len(refs)} clips ({made} computed, {len(refs) - made} from cache; {hint_less} without the "
-            f"language hint) in {folder}")
-    return FeatureSet(folder, keys, refs)
+        per_epoch = len(auto_language_ids([r.clip_id for r in refs], auto_fraction)) if auto_fraction > 0 else 0
+        log(f"features: {len(refs)} clips ({made} computed, {len(refs) - made} from cache) in {folder}; "
+            f"{per_epoch} per epoch without the language hint (a new draw each epoch)")
+    return FeatureSet(folder, keys, refs, auto_keys, auto_fraction, seed)

@@ -211,10 +211,10 @@ def train(run_dir: Path, resume: bool) -> int:
     log(f"data: {len(train_refs)} training clips, {len(eval_refs)} evaluation clips" + (f" ({note})" if note else ""))
     model, processor, base_source = load_model_and_processor(cfg, cuda, bf16)
     from voxstudio.training.collator import VoxtralCollator
-    from voxstudio.training.features import auto_language_ids, build_features
+    from voxstudio.training.features import AutoLanguageEpochs, build_features
 
-    auto_ids = auto_language_ids([r.clip_id for r in train_refs], cfg.auto_language_fraction, cfg.seed)
-    train_set = build_features(processor, train_refs, log=log, auto_ids=auto_ids)
+    train_set = build_features(processor, train_refs, log=log, auto_fraction=cfg.auto_language_fraction,
+                               seed=cfg.seed)
 
     # 3. model (the frozen encoder part runs without autograd, each chunk once: training/encoder.py)
     torch.manual_seed(cfg.seed)
@@ -277,7 +277,7 @@ def train(run_dir: Path, resume: bool) -> int:
     trainer = checkpoints.resuming_trainer(Trainer, cfg.method, log)(model=model, args=args, train_dataset=train_set,
                                              data_collator=VoxtralCollator(
                                                  pad_token_id=processor.tokenizer.pad_token_id),
-                                             callbacks=[callback])
+                                             callbacks=[callback, AutoLanguageEpochs(train_set)])
     callback.trainer = trainer
     if sharded and not trainer.is_fsdp_enabled:
         log("fsdp: accelerate shards only on GPUs; these CPU processes train data parallel, whole model each")
@@ -286,7 +286,7 @@ def train(run_dir: Path, resume: bool) -> int:
             "training_arguments": json.loads(args.to_json_string()),
             "lora": to_lora_config(cfg).to_dict() if cfg.method == "lora" else None,
             "base_model_source": base_source, "train_clips": len(train_refs), "eval_clips": len(eval_refs),
-            "auto_language_clips": len(auto_ids),  # training examples encoded without the language hint
+            "auto_language_clips": len(train_set.auto),  # clips served without the hint per epoch (redrawn each)
         })
     latest = checkpoints.latest_complete(ckpt_dir) if resume else None
     last = str(latest) if latest else None
