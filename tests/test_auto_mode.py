@@ -339,7 +339,8 @@ def test_tiny_run_transcribes_its_clips_exactly_with_and_without_the_hint(auto_r
         for mode in exact:  # "en": the hint every interface now defaults to; None: what "auto" sends
             out = transcriber.transcribe(ds.audio_path(clip), language=mode, max_new_tokens=MAX_NEW_TOKENS)
             exact[mode].append(scoring.cer(clip.text, out.text, "en") == 0.0)
-            assert out.stopped_by_eos and out.n_tokens < MAX_NEW_TOKENS // 2  # text + EOS: no lang:xx to write
+            if exact[mode][-1]:  # text + EOS, nothing before it: no lang:xx for the model to write
+                assert out.stopped_by_eos and out.n_tokens < MAX_NEW_TOKENS // 2, (mode, out)
     # the same bar as the hint-only learning proof (tests/test_learning.py), now in both modes
     assert sum(exact["en"]) >= 7 and sum(exact[None]) >= 7, exact
 

@@ -67,7 +67,8 @@ def test_gpu_check_runs_end_to_end_on_cpu_with_two_plus_two_layers(tmp_path):
         capture_output=True, text=True, env=trainer_env(), timeout=2300, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     lines = proc.stdout.splitlines()
-    assert "2 encoder + 2 decoder layers" in lines[0] and "vocabulary 131072" in lines[0]
+    header = next(line for line in lines if line.startswith("device: CPU"))
+    assert "2 encoder + 2 decoder layers" in header and "vocabulary 131072" in header
 
     def table(first_column: str, columns: list[str]) -> list[dict]:
         start = next(i for i, line in enumerate(lines) if line.strip().startswith(first_column))

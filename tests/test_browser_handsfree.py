@@ -6,7 +6,8 @@
 * Keys drive the click-to-record flow (``st.audio_input``): R records and stops, P plays the last take, ← S Enter X
   navigate; a key typed into a text field does nothing.
 * The last take's player is on the next phrase's screen, and on a phone-sized viewport its verdict is above the
-  fold. Screenshots go to docs/ with VOXSTUDIO_UPDATE_SCREENSHOT=1.
+  fold. Screenshots go to docs/ (record_handsfree.png, record_phone.png) with VOXSTUDIO_UPDATE_SCREENSHOT=1;
+  docs/record.png comes from tests/test_browser_record.py.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ def test_hands_free_session_saves_one_clip_per_phrase_and_pauses(chromium, studi
                 raise
             page.get_by_text("Phrase 3 of 8", exact=False).first.wait_for()  # it moved on by itself
             shots = tmp_path / "handsfree.png"
-            page.screenshot(path=shots, full_page=True)
+            page.set_viewport_size({"width": 1280, "height": 1300})
+            page.screenshot(path=shots)
             page.locator(".st-key-rec_hf_toggle button").click()  # Pause
             page.get_by_text("Paused", exact=False).first.wait_for()
             paused_with = len(_rows(ds))
@@ -123,6 +125,7 @@ def test_keys_drive_the_recorder_and_the_last_take_plays_on_the_next_phrase(chro
             context = browser.new_context()
             context.grant_permissions(["microphone"], origin=url)
             page = _open(context, url, "keys")
+            page.wait_for_function("() => window.__voxRecordKeysInstalled === true")  # the page's last element
             body = page.locator("body")
             body.press("r")  # record
             page.get_by_role("button", name="Stop recording").wait_for()
@@ -154,11 +157,8 @@ def test_keys_drive_the_recorder_and_the_last_take_plays_on_the_next_phrase(chro
             page.get_by_text("Record phrase 1 again", exact=False).wait_for()
             page.get_by_text("Phrase 1 of 8", exact=False).first.wait_for()
             assert "phrase=1" in page.url
-            page.screenshot(path=tmp_path / "record.png", full_page=True)
         finally:
             browser.close()
-    if os.environ.get("VOXSTUDIO_UPDATE_SCREENSHOT") == "1":
-        shutil.copy(tmp_path / "record.png", ROOT / "docs" / "record.png")
 
 
 def test_on_a_phone_the_verdict_is_above_the_fold(chromium, studio, tmp_path, monkeypatch):  # noqa: F811

@@ -1,8 +1,8 @@
 """The whole data path in a real browser: Chromium with a fake microphone fed from a real speech clip.
 
 Start the studio as users do (``streamlit run Home.py``), create a dataset on the Language page, skip the mic
-check, record three phrases by clicking the audio widget's record/stop buttons, check the WAVs and rows on disk, reload (the Record
-page must resume at phrase 4) and see the three clips on the Review page.
+check, record three phrases by clicking the audio widget's record/stop buttons, check the WAVs and rows on disk,
+reload (the Record page must resume at phrase 4) and see the three clips on the Review page.
 """
 
 from __future__ import annotations
@@ -159,7 +159,11 @@ def test_record_three_phrases_in_chromium(chromium, studio, tmp_path):
             for number in (1, 2, 3):
                 _record_one(page, number)
             assert "dataset=browser-tester-en" in page.url
-            page.screenshot(path=shots / "record.png", full_page=True)
+            page.set_viewport_size({"width": 1280, "height": 1500})  # the whole record tab, from the top
+            page.evaluate("document.querySelectorAll('*').forEach(el => { if (el.scrollTop) el.scrollTop = 0; })")
+            page.wait_for_timeout(300)
+            page.screenshot(path=shots / "record.png")
+            page.set_viewport_size({"width": 1280, "height": 900})
 
             # On disk: three 16 kHz mono WAVs with real sound, plausible lengths, and their rows.
             ds_dir = home / "datasets" / "browser-tester-en"

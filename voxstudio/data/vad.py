@@ -7,15 +7,15 @@ Why Silero and not webrtcvad or the energy VAD: ``bench/vad.py`` and the README'
 
 :class:`UtteranceCutter` turns a stream (any chunk sizes) into :class:`Utterance` objects: speech starts at the
 first window above ``threshold``, continues while windows stay above ``release`` (hysteresis), and ends once
-``end_silence_s`` of silence follow it; each utterance keeps ``margin_s`` of audio before and after the speech,
-and one that would outgrow ``max_s`` is cut there. With ``arm_s``, speech counts only after that much silence
-since the last reset, so a take never starts in the middle of a sentence already under way. Bursts with less than ``min_speech_s`` of speech (a cough, a
-click) are dropped. Silero tells speech from clicks and noise well but its probability rises up to ~0.3 s late on
-a soft onset and falls ~0.3 s late after the last word, so each boundary is then *refined* on energy: the start
-moves back, and the end back from Silero's hangover, to the frames standing ``REFINE_ABOVE_DB`` over the noise
-floor, by at most ``REFINE_S`` (never past a gap of silence; with no such frames, in loud noise, the boundary
-stays Silero's). Pure numpy plus the detector: unit-tested on real audio without a browser
-(``tests/test_vad.py``); ``voxstudio.studio.handsfree`` feeds it from WebRTC.
+``end_silence_s`` of silence follow it; each utterance keeps ``margin_s`` of audio before and after the speech, and
+one that would outgrow ``max_s`` is cut there. With ``arm_s``, speech counts only after that much silence since the
+last reset, so a take never starts in the middle of a sentence already under way. Bursts with less than
+``min_speech_s`` of speech (a cough, a click) are dropped. Silero tells speech from clicks and noise well but its
+probability rises up to ~0.3 s late on a soft onset and falls ~0.3 s late after the last word, so each boundary is
+then *refined* on energy: the start moves back, and the end back from Silero's hangover, to the frames standing
+``REFINE_ABOVE_DB`` over the noise floor, by at most ``REFINE_S`` (never past a gap of silence; with no such frames,
+in loud noise, the boundary stays Silero's). Pure numpy plus the detector: unit-tested on real audio without a
+browser (``tests/test_vad.py``); ``voxstudio.studio.handsfree`` feeds it from WebRTC.
 """
 
 from __future__ import annotations

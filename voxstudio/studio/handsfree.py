@@ -3,11 +3,11 @@ saved as the current phrase's take, shown, and the next phrase comes up by itsel
 
 :class:`HandsFree` is the session, free of Streamlit and WebRTC so it is unit-tested on real audio: feed it audio
 (:meth:`HandsFree.feed`, any rate; :meth:`HandsFree.on_frame` takes WebRTC's ``av.AudioFrame``), it resamples
-(``audio.StreamResampler``), cuts (``vad.UtteranceCutter``: the cut is the trim, speech plus ``vad.MARGIN_S``
-each side), saves through ``Dataset.add_take`` on its own worker thread — never on the WebRTC event loop — and holds the result on screen for
-``ADVANCE_S`` of audio before listening for the next phrase. A clean take moves on to the next phrase without a
-take; a flagged or refused one stays, and the next utterance replaces it. States: ``ready`` (before Start),
-``listening``, ``saving``, ``paused``, ``stopped``, ``done`` (no phrase left).
+(``audio.StreamResampler``), cuts (``vad.UtteranceCutter``: the cut is the trim, speech plus ``vad.MARGIN_S`` each
+side), saves through ``Dataset.add_take`` on its own worker thread — never on the WebRTC event loop — and holds the
+result on screen for ``ADVANCE_S`` of audio before listening for the next phrase. A clean take moves on to the next
+phrase without a take; a flagged or refused one stays, and the next utterance replaces it. States: ``ready`` (before
+Start), ``listening``, ``saving``, ``paused``, ``stopped``, ``done`` (no phrase left).
 
 :func:`streamer` is the glue: ``streamlit_webrtc.webrtc_streamer`` in SENDONLY mode, audio only, its frames going
 to the session through a no-drop sink. ICE servers default to none (the studio on localhost, or on a LAN);

@@ -10,7 +10,7 @@ resolver installed here, which reads this session's identity and refuses (Permis
 - **password**: one shared ``VOXSTUDIO_PASSWORD``, one owner (``hosting.PASSWORD_USER``), one workspace. The
   comparison is constant time and wrong tries are rate-limited per client address (``hosting.LIMITER``).
   Signing in stores the identity in ``st.session_state`` and sets an HMAC-signed, expiring session cookie
-  (``hosting.sign_session``) from a script in an empty same-origin ``st.iframe`` — Streamlit only reads cookies
+  (``hosting.sign_session``) from a script in ``st.html`` (our own, never user input) — Streamlit only reads cookies
   (``st.context.cookies``) — so a reload or a new tab stays signed in; signing out revokes that token.
 - **oidc**: Streamlit's ``st.login`` / ``st.user`` / ``st.logout`` with the provider of ``.streamlit/secrets.toml``
   ``[auth]`` (Hugging Face's OpenID Connect in the README); the id is a hash of the token's issuer and subject.
@@ -120,8 +120,8 @@ def _password_identity() -> hosting.Identity | None:
 def _cookie_script(value: str, max_age: int) -> None:
     """Set (or, with max_age 0, expire) the session cookie from the browser (Streamlit cannot set cookies)."""
     cookie = f"{hosting.COOKIE_NAME}={value}; Path=/; Max-Age={max_age}; SameSite=Strict"
-    st.iframe("<script>const d = window.parent.document; d.cookie = " + json.dumps(cookie)
-              + " + (window.parent.location.protocol === 'https:' ? '; Secure' : '');</script>", height="content")
+    st.html("<script>document.cookie = " + json.dumps(cookie)
+            + " + (location.protocol === 'https:' ? '; Secure' : '');</script>", unsafe_allow_javascript=True)
 
 
 def _password_form() -> None:

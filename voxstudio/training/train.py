@@ -375,6 +375,16 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         log(f"failed: {message}")
         return 1
+    finally:
+        close_process_group()
+
+
+def close_process_group() -> None:
+    """This rank's process group shut down before exit: a gloo rank that exits with it open (its peers still
+    saving or evaluating) can abort in C++ ("terminate called…"), and torchrun then SIGTERMs the others."""
+    dist = getattr(sys.modules.get("torch"), "distributed", None)
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
