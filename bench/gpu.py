@@ -463,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(TRAIN_COLUMNS, [train_cells(r) for r in rows])
     print()
     print_table(GEN_COLUMNS, [gen_cells(r) for r in gen])
+    print()
     if len(gen) == 2:
         print(f"batched generation: {gen[1]['utt_per_s'] / gen[0]['utt_per_s']:.2f}x the utterances/s of one at a time")
     total = time.perf_counter() - t_start

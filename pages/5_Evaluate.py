@@ -68,14 +68,20 @@ if models.is_tiny(status.config.get("base_model")):
                "recognises speech.")
 if status.state != "succeeded":
     st.warning(f"This run is {status.state}: the numbers below are what it measured so far.")
-cols = st.columns(4)
-before, after = base.get("wer"), tuned.get("wer")
-cols[0].metric("Baseline WER", scoring.percent(before))
-cols[1].metric("Fine-tuned WER", scoring.percent(after), delta=scoring.delta(before, after),
-               # no change is neither good (green) nor bad (red)
-               delta_color="inverse" if scoring.points(before, after) else "off")
-cols[2].metric("Baseline CER", scoring.percent(base.get("cer")))
-cols[3].metric("Fine-tuned CER", scoring.percent(tuned.get("cer")))
+
+
+def rate_metrics(base: dict, tuned: dict, suffix: str = "") -> None:
+    """Baseline vs fine-tuned WER and CER side by side (no change is neither green nor red)."""
+    cols = st.columns(4)
+    before, after = base.get("wer"), tuned.get("wer")
+    cols[0].metric(f"Baseline WER{suffix}", scoring.percent(before))
+    cols[1].metric(f"Fine-tuned WER{suffix}", scoring.percent(after), delta=scoring.delta(before, after),
+                   delta_color="inverse" if scoring.points(before, after) else "off")
+    cols[2].metric(f"Baseline CER{suffix}", scoring.percent(base.get("cer")))
+    cols[3].metric(f"Fine-tuned CER{suffix}", scoring.percent(tuned.get("cer")))
+
+
+rate_metrics(base, tuned)
 if cut := scoring.cut_off_sentence(base, tuned):  # budgets grow with clip length
     st.caption(cut)
 auto = results.get("auto") or {}
@@ -83,13 +89,7 @@ auto_base, auto_tuned = auto.get("baseline") or {}, auto.get("finetuned") or {}
 st.caption("With the language hint (each clip's `lang:xx`), as the run was trained and as Try, "
            "`voxstudio transcribe` and the demo Space prompt by default. Without it (auto, the model detects "
            "the language):")
-cols = st.columns(4)
-before_auto, after_auto = auto_base.get("wer"), auto_tuned.get("wer")
-cols[0].metric("Baseline WER (auto)", scoring.percent(before_auto))
-cols[1].metric("Fine-tuned WER (auto)", scoring.percent(after_auto), delta=scoring.delta(before_auto, after_auto),
-               delta_color="inverse" if scoring.points(before_auto, after_auto) else "off")
-cols[2].metric("Baseline CER (auto)", scoring.percent(auto_base.get("cer")))
-cols[3].metric("Fine-tuned CER (auto)", scoring.percent(auto_tuned.get("cer")))
+rate_metrics(auto_base, auto_tuned, " (auto)")
 if cut := scoring.cut_off_sentence(auto_base, auto_tuned):
     st.caption(f"Auto: {cut}")
 if not auto_tuned:

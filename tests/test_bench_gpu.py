@@ -66,6 +66,7 @@ def test_gpu_check_runs_end_to_end_on_cpu_with_two_plus_two_layers(tmp_path):
          "--utterances", "2", "--new-tokens", "4", "--peak-tflops", "1", "--json", str(out)],
         capture_output=True, text=True, env=trainer_env(), timeout=2300, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (tmp_path / "stdout.txt").write_text(proc.stdout)
     lines = proc.stdout.splitlines()
     header = next(line for line in lines if line.startswith("device: CPU"))
     assert "2 encoder + 2 decoder layers" in header and "vocabulary 131072" in header
