@@ -6,7 +6,7 @@ from voxstudio import hosting, workspace
 from voxstudio.data import dataset as dataset_mod
 from voxstudio.publish import release
 from voxstudio.runs import hardware
-from voxstudio.studio import signin, wizard
+from voxstudio.studio import home, signin, trainpanel, wizard
 
 wizard.page_setup(None, "voxstudio")
 st.markdown(
@@ -14,8 +14,39 @@ st.markdown(
     "Voxtral on them, measure the word error rate before and after, and share the result."
 )
 
+
+
+def training_section() -> None:
+    """This person's running and queued runs (refreshing by itself while any is active) and the last result."""
+    active = home.active_runs()
+    st.subheader("Training")
+    for s in active:
+        if s.state == "running":
+            fraction, line = home.progress(s)
+            st.progress(fraction, text=f"**{s.run}** is training: {line}")
+        else:
+            st.markdown(f"**{s.run}** is {home.queue_line(s)}.")
+        wizard.link_to_step(4, f"Watch {s.run} on 4 · Train →", query={trainpanel.WATCH_QUERY: s.run})
+    finished = home.last_finished()
+    if finished:
+        st.markdown(f"**Last finished run:** {finished.sentence()}")
+        if finished.outcome.worse_than_base:
+            st.warning(finished.outcome.worse_sentence())
+        wizard.link_to_step(5, f"See {finished.run} on 5 · Evaluate →")
+    if not active and not finished:
+        st.caption("No run yet: step 4 trains one.")
+    if st.session_state.get("home_was_active") and not active:
+        st.session_state["home_was_active"] = False
+        st.rerun()  # a run just ended: refresh the whole page (next step, no more polling)
+    st.session_state["home_was_active"] = bool(active)
+
+
+polling = bool(home.active_runs())
+st.session_state["home_was_active"] = polling
+st.fragment(run_every=home.REFRESH_S if polling else None)(training_section)()
+
 summaries = [wizard.dataset_summary(name) for name in dataset_mod.list_datasets()]
-step, why = wizard.next_step(summaries)
+step, why = home.next_step(summaries, home.active_runs(), home.last_finished())
 
 st.subheader("Next step")
 st.markdown(f"**{step} · {wizard.step(step).name}**: {why}")

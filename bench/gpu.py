@@ -8,10 +8,10 @@ as ``voxstudio.training.tiny`` writes its own. Examples are what the trainer tra
 transcript, EOS; ``training.collator`` pads them), from synthetic audio. Nothing is downloaded.
 
 What it prints, for LoRA (the default LoRA of ``RunConfig``: r 16 on q/k/v/o of the text model, bf16 base
-weights) and full fine-tuning (audio encoder frozen; fp32 master weights like the trainer, bf16 on CPU to fit
-memory) at each batch size: step time (forward, backward, grad-norm clip, AdamW step; after warm-up steps),
-tokens/s (real, unpadded decoder tokens), TFLOP/s and MFU, peak memory, and the audio encoder's forward time
-alone (no grad) with its share of the step; then greedy generation of the same utterances one at a time vs in
+weights) and full fine-tuning (audio encoder frozen; fp32 master weights like the trainer) at each batch size:
+step time (forward, backward, grad-norm clip, AdamW step; after warm-up steps), tokens/s (real, unpadded decoder
+tokens), TFLOP/s and MFU, peak memory, and the audio encoder's forward time alone (no grad) with its share of the
+step; then greedy generation of the same utterances one at a time vs in
 one left-padded batch (utterances/s, every utterance forced to ``--new-tokens`` new tokens).
 
 Model FLOPs per step (MFU = model FLOPs / step time / peak; recomputation by gradient checkpointing is not
@@ -29,7 +29,10 @@ Peak: 989 TFLOP/s dense bf16 for H100/H200 (``bench/train_throughput.PEAK_TFLOPS
 Time: on one H100/H200 at the defaults (full depth 32+30 layers, batch sizes 1,4,8, 8 timed steps after 2
 warm-up ones, 8 utterances × 64 new tokens) it should take about 2–3 minutes (~30 s to start CUDA and build
 the bf16 and fp32 models, ~60 s of training steps, ~30 s of generation); the ceiling is 5 minutes. On CPU
-(``--device cpu --layers 2``: real widths, 2+2 layers, ~6.6 GiB) a LoRA step of batch 1 takes ~25 CPU-s.
+(``--device cpu --layers 2``: real widths, 2+2 layers) it is a pipeline check, not a measurement: every model is
+fp32 and nothing autocasts (a CPU without AVX-512 BF16 emulates bf16 matmuls at a small fraction of its fp32
+speed), and the full fine-tune also freezes the input embeddings (fp32 AdamW over them would not fit 24 GiB);
+a LoRA step of batch 1 takes ~17 s on 2 threads (5.4 GiB), the whole check ~2.5 minutes.
 
     .venv/bin/python bench/gpu.py [--layers N] [--device cuda] [--batch-sizes 1,4,8] [--steps 8] [--json OUT]
 """
@@ -37,6 +40,7 @@ the bf16 and fp32 models, ~60 s of training steps, ~30 s of generation); the cei
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import resource
@@ -226,6 +230,11 @@ class Device:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB → GiB: the process's max RSS
 
     def autocast(self):
+        """bf16 autocast on a GPU; plain fp32 on a CPU, whose models are fp32 (``main``): a CPU without AVX-512
+        BF16 emulates bf16 matmuls at a small fraction of its fp32 speed, and the CPU run is a pipeline check,
+        not a measurement."""
+        if not self.cuda:
+            return contextlib.nullcontext()
         return self.torch.autocast(self.device.type, dtype=self.torch.bfloat16)
 
     def free(self) -> None:
@@ -267,6 +276,8 @@ def train_rows(method: str, model, sizes: dict, batches: dict, dev: Device, step
     else:
         for p in model.model.audio_tower.parameters():
             p.requires_grad_(False)
+        if not dev.cuda:  # fp32 AdamW over the 0.40 B-row embedding table too would not fit a 24 GiB machine
+            model.get_input_embeddings().weight.requires_grad_(False)
     if checkpointing:  # as the trainer does (non-reentrant)
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     model.train()
@@ -419,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     n_utt = args.utterances or max(sizes_bs)
     new_tokens = args.new_tokens or (4 if cpu else 64)
     peak = peak_for(dev, args.peak_tflops)
-    full_dtype = torch.bfloat16 if cpu else torch.float32
+    base_dtype = torch.float32 if cpu else torch.bfloat16  # LoRA's frozen base and generation's model
+    full_dtype = torch.float32  # master weights, like the trainer
     t_start = time.perf_counter()
 
     from voxstudio.training.collator import VoxtralCollator
@@ -439,9 +451,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(processor.tokenizer)}; batch sizes "
           f"{sizes_bs}, {steps} timed steps after {warmup} warm-up; gradient checkpointing "
           f"{'off' if args.no_gradient_checkpointing else 'on'}; peak {fmt(peak, '.0f')} TFLOP/s")
+    if cpu:
+        print("CPU pipeline check: fp32 models, no bf16 autocast; full fine-tune with frozen input embeddings")
 
     rows = []
-    model = build_model(cfg, dev.device, torch.bfloat16)  # LoRA's base, then generation's model
+    model = build_model(cfg, dev.device, base_dtype)  # LoRA's base, then generation's model
     sizes = part_sizes(model)
     print(f"parameters: {sizes['total'] / 1e9:.3f} B (text layers {sizes['text_layers'] / 1e9:.3f} B, lm head "
           f"{sizes['lm_head'] / 1e9:.3f} B, encoder layers {sizes['encoder_layers'] / 1e9:.3f} B); built in "
@@ -449,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     checkpointing = not args.no_gradient_checkpointing
     if "lora" in methods:
         rows += train_rows("lora", model, sizes, batches, dev, steps, warmup, peak, checkpointing)
-    gen = generation_rows(model, prompts, pad_id, dev, new_tokens, torch.bfloat16)
+    gen = generation_rows(model, prompts, pad_id, dev, new_tokens, base_dtype)
     progress(f"generation: {gen[0]['seconds']:.2f} s one at a time, {gen[1]['seconds']:.2f} s batched")
     del model
     dev.free()

@@ -5,14 +5,13 @@ import streamlit as st
 from voxstudio import languages, workspace
 from voxstudio.data import dataset as dataset_mod
 from voxstudio.data import phrases as phrases_mod
-from voxstudio.studio import formatting, recording, session, wizard
+from voxstudio.studio import formatting, recording, session, waits, wizard
 
 SOURCES = {
     "bundled": "Phrases that come with voxstudio",
     "granary": "Sentences from NVIDIA Granary (needs internet)",
     "custom": "My own phrases (paste or upload .txt / .csv)",
 }
-GRANARY_TIMEOUT_S = 20.0
 
 wizard.page_setup(1, "1 · Language and phrases")
 current = session.current_dataset_name()
@@ -41,13 +40,12 @@ if source == "bundled":
 elif source == "granary":
     cache_key = f"lang_granary_{language}_{count}_{seed}"
     if st.button("Load sentences from Granary", key="lang_granary_load"):
-        with st.spinner("Streaming sentences from nvidia/Granary…"):
-            st.session_state[cache_key] = phrases_mod.load_phrases(
-                language, source="granary", n=int(count), seed=int(seed), timeout_s=GRANARY_TIMEOUT_S
-            )
+        with st.spinner(waits.granary_spinner()):
+            st.session_state[cache_key] = waits.granary_phrases(language, n=int(count), seed=int(seed))
     selection = st.session_state.get(cache_key)
     if selection is None:
-        st.caption("Press the button to fetch sentences; if Granary cannot be reached the bundled phrases are used.")
+        st.caption(f"Press the button to fetch sentences: Granary gets up to {waits.GRANARY_TIMEOUT_S:g} s to answer; "
+                   "if it cannot be reached the bundled phrases are used.")
 else:
     pasted = st.text_area("One phrase per line", key="lang_custom_text", height=150)
     upload = st.file_uploader("…or upload a .txt (one per line) or .csv (a `text` column)",

@@ -1,4 +1,6 @@
-"""Step 3: check every clip, fix transcripts, delete or restore, and export.
+"""Step 3: check every clip, fix transcripts, delete (ticked, then moved on confirmation, or one clip's own
+button; Undo brings the last move back) or restore, listen to every clip of a page inline with its flags spelled out
+and Mark fine next to it (J/K walk the clips from the keyboard, P plays, F marks, X trashes, U undoes), and export.
 
 Fast with 10,000 clips: the table is read once per dataset version (cached) and shown 50 rows a page.
 """
@@ -9,7 +11,7 @@ import streamlit as st
 
 from voxstudio.data import dataset as dataset_mod
 from voxstudio.data import exporters
-from voxstudio.studio import formatting, review, wizard
+from voxstudio.studio import formatting, keys, review, wizard
 
 PAGE_SIZE = 50
 ALL = "(all)"
@@ -69,6 +71,17 @@ signature = hashlib.sha1(f"{flagged_only}|{left_out_only}|{language}|{speaker}|{
 pages = max(1, -(-len(view) // PAGE_SIZE))
 st.caption(f"{len(view)} of {len(table)} clips match · {PAGE_SIZE} per page")
 
+
+
+def trash(clip_ids) -> None:
+    """Move clips to the trash, each alone; the batch is what Undo restores, until the next change."""
+    moved, failures = review.move_to_trash(ds, clip_ids)
+    st.session_state["rev_undo"] = moved
+    st.session_state["rev_message"] = ("error", " ".join(failures)) if failures else None
+    st.session_state["rev_reset"] = st.session_state.get("rev_reset", 0) + 1
+    st.rerun()
+
+
 # ------------------------------------------------------------------ the table (one page)
 page = st.pagination(pages, key=f"rev_page_{signature}") if pages > 1 else 1
 rows = view.iloc[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
@@ -85,49 +98,67 @@ else:
         column_config=review.editor_columns(),
     )
     changes = review.editor_changes(rows, edited)
-    if changes.texts or changes.deletions:
+    if changes.texts:  # a transcript edit is saved at once (it is not destructive: the old text is shown)
+        st.session_state.pop("rev_undo", None)  # undo covers the last move only, until the next change
         try:
             for clip_id, text in changes.texts.items():
                 ds.update_clip(clip_id, text=text)
-            for clip_id in changes.deletions:
-                ds.delete(clip_id)
         except (ValueError, KeyError) as exc:
             st.session_state["rev_message"] = ("error", str(exc))
         else:
-            st.session_state["rev_message"] = ("success", review.changes_sentence(changes))
+            st.session_state["rev_message"] = ("success", review.changes_sentence(changes._replace(deletions=())))
         st.session_state["rev_reset"] = st.session_state.get("rev_reset", 0) + 1
+        st.rerun()
+    if changes.deletions:  # a tick only marks a clip: nothing moves until the user says so
+        n = len(changes.deletions)
+        d1, d2 = st.columns([3, 1])
+        d1.warning(f"{n} clip{'s' if n != 1 else ''} ticked for deletion. Untick to cancel.")
+        if d2.button(f"Move {n} clip{'s' if n != 1 else ''} to the trash", key="rev_move", type="primary",
+                     icon=":material/delete:"):
+            trash(changes.deletions)
+undo = st.session_state.get("rev_undo")
+if undo:
+    u1, u2 = st.columns([3, 1])
+    u1.success(f"Moved {len(undo)} clip{'s' if len(undo) != 1 else ''} to the trash.")
+    if u2.button("Undo", key="rev_undo_button", icon=":material/undo:"):
+        restored, failures = review.restore_all(ds, undo)
+        st.session_state.pop("rev_undo", None)
+        done = f"✓ Restored {restored} clip{'s' if restored != 1 else ''}." if restored else ""
+        st.session_state["rev_message"] = ("error" if failures else "success", " ".join([done, *failures]).strip())
         st.rerun()
 message = st.session_state.pop("rev_message", None)
 if message:
     getattr(st, message[0])(message[1])
 
-# ------------------------------------------------------------------ playback of the selected clip
-if not rows.empty:
-    labels = dict(zip(rows["clip_id"], rows["text"]))
-    chosen = st.selectbox("Play a clip of this page", list(labels), key=f"rev_play_{signature}_{page}",
-                          format_func=lambda cid: f"{labels[cid][:80]} · {cid}")
-    row = rows[rows["clip_id"] == chosen].iloc[0]
-    st.audio(ds.audio_bytes(chosen), format="audio/wav")
-    if row["flags_text"]:
-        st.caption("⚠️ " + row["flags_text"])
-    if row["left_out"]:
-        st.warning(f"Left out of training and evaluation ({row['training'].removeprefix('left out: ')}). "
-                   "Listen: if the take is fine after all, keep it; otherwise re-record it on the Record page.")
-        mark = st.button("Mark fine (keep for training)", key=f"rev_keep_{chosen}", icon=":material/check:")
-    elif row["kept"] and row["training"] == "kept: marked fine":
-        st.caption("✓ Marked fine: used for training and evaluation despite its flags.")
-        mark = st.button("Undo: leave it out again", key=f"rev_unkeep_{chosen}", icon=":material/undo:")
-    else:
-        mark = False
-    if mark:
-        try:
-            ds.mark_fine(chosen, fine=bool(row["left_out"]))
-        except KeyError as exc:
-            st.session_state["rev_message"] = ("error", str(exc))
-        else:
-            st.session_state["rev_message"] = ("success", "✓ Marked fine: training uses this clip." if row["left_out"]
-                                               else "✓ Undone: training leaves this clip out again.")
-        st.rerun()
+# ------------------------------------------------------------------ listening, flags and marks, inline
+if not rows.empty and st.toggle("Players for the clips of this page", value=True, key="rev_players",
+                                help="Each clip of this page with its player, every flag spelled out, and Mark fine "
+                                     "for a clip left out of training"):
+    st.caption(keys.review_legend())
+    keys.install_review(list(rows["clip_id"]))
+    for row in rows.itertuples(index=False):
+        with st.container(border=True, key=f"{keys.REVIEW_CARD}{row.clip_id}"):
+            t1, t2 = st.columns([3, 2])
+            t1.markdown(f"**{row.text}**  \n`{row.clip_id}` · {row.duration_s:.1f} s · {row.split}")
+            t2.audio(ds.audio_bytes(row.clip_id), format="audio/wav")
+            if row.flags_text:
+                st.caption("⚠️ " + row.flags_text)
+            buttons = st.container(horizontal=True)  # the clip's own actions, side by side
+            label = review.mark_label(row.left_out, row.training)
+            if buttons.button("Move to the trash", key=f"rev_trash_{row.clip_id}", icon=":material/delete:",
+                              help="Undo brings it back"):
+                trash([row.clip_id])
+            if label and buttons.button(label, key=f"rev_{'keep' if row.left_out else 'unkeep'}_{row.clip_id}",
+                                        icon=":material/check:" if row.left_out else ":material/undo:"):
+                try:
+                    ds.mark_fine(row.clip_id, fine=bool(row.left_out))
+                except KeyError as exc:
+                    st.session_state["rev_message"] = ("error", str(exc))
+                else:
+                    st.session_state["rev_message"] = ("success", "✓ Marked fine: training uses this clip."
+                                                       if row.left_out else
+                                                       "✓ Undone: training leaves this clip out again.")
+                st.rerun()
 
 # ------------------------------------------------------------------ trash
 trashed = ds.trashed()

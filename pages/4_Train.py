@@ -1,27 +1,26 @@
 """Step 4: pick a model and settings, start training in the background, and watch it live.
 
 Training runs as a detached job (voxstudio.runs.queue): closing or reloading this page changes nothing, and
-queued runs start one after another on their own. The live panel refreshes itself only while a run is
-queued or running; charts read Trackio's SQLite through voxstudio.runs.tracking.
+queued runs start one after another on their own. While a run is queued or running, the live section comes
+first and refreshes itself; it follows the run that trains unless the user picks another (studio.trainpanel).
+Below the form: any past run in full, "use these settings", and the history table (runs.history).
 """
 
-import time
 
 import streamlit as st
 
 from voxstudio import languages, models, workspace
 from voxstudio.data import quality
-from voxstudio.runs import preflight, queue, runfolder, tracking
+from voxstudio.runs import history, preflight, presets, queue
 from voxstudio.runs import status as runstatus
-from voxstudio.studio import boxqueue, formatting, review, wizard
-from voxstudio.training import config, scoring, selection
+from voxstudio.studio import boxqueue, formatting, review, trainpanel, wizard
+from voxstudio.training import config, selection
 
 TINY_LABEL = "tiny — pipeline check, random weights"
 CUSTOM = "other: a local folder or Hub id…"
 MODEL_CHOICES = [models.DEFAULT_BASE_MODEL, models.TINY, models.VOXTRAL_SMALL, CUSTOM]
 PRESETS = [*config.PRESETS, "custom"]
 LIVE_EVERY_S = 2.0
-LOG_LINES = 15
 HISTORY = 20
 WATCH_KEY = "train_watch"  # the run this session watches (the Evaluate page opens it too)
 PICK_KEY = "train_watch_pick"
@@ -57,152 +56,66 @@ def on_model_change() -> None:
     st.session_state["train_method"] = "full" if st.session_state.get("train_model") == models.TINY else "lora"
 
 
-def chart(points: list[tuple[int, float]], label: str, scale: float = 1.0) -> None:
-    """One metric against the step, with readable axis titles (the raw Trackio key means nothing to a user)."""
-    st.line_chart({"step": [p[0] for p in points], label: [p[1] * scale for p in points]}, x="step", y=label,
-                  x_label="step", y_label=label, height=220)
+def pin() -> None:
+    """The user picked a run to watch: the panel stays on it until it ends or they pick another."""
+    st.session_state[trainpanel.PIN_KEY] = st.session_state["train_live_pick"]
 
 
-# ------------------------------------------------------------------ the live panel
-def live_panel(run: str, was_active: bool) -> None:
-    """State, progress, ETA, last log lines and charts of one run (re-run by the fragment timer)."""
-    try:
-        s = runstatus.status(run)
-    except FileNotFoundError:
-        st.info(f"Run {run} is gone.")
+def live_top(was_active: bool) -> None:
+    """This person's queued and running runs, and the live panel of the one followed (trainpanel.followed)."""
+    active = [s for s in runstatus.list_runs() if s.active]
+    if not active:
+        if was_active:
+            st.rerun()  # the last active run just ended: redraw the page (history, buttons) and stop the timer
         return
-    if was_active and not s.active:
-        st.rerun()  # the run just ended: refresh the whole page (buttons, history) and stop the timer
-    icon = {"queued": "⏳", "running": "🏃", "succeeded": "✅", "failed": "❌", "stopped": "⏹️",
-            "crashed": "💥"}.get(s.state, "")
-    st.markdown(f"**Run `{run}`: {icon} {s.state}**" + (f" · {s.phase}" if s.phase and s.phase != s.state else ""))
-    if s.state == "queued":
-        boxqueue.position_caption(run)  # its place in the box's one queue (others' runs are counted, not named)
-    eta = f" · about {formatting.fmt_duration(s.eta_s)} left" if s.eta_s and s.state == "running" else ""
-    st.progress(s.progress, text=f"step {s.step} / {s.total_steps or '?'}{eta}")
-    if s.message and s.message not in (s.phase, s.state):
-        (st.error if s.state in ("failed", "crashed") else st.caption)(s.message)
-    final = (runstatus.results(run)["eval"] or {}) if not s.active else {}
-    claims = scoring.outcome(final) if final.get("finetuned") else None  # the trainer's record of the output
-    before = (final.get("baseline") or {}).get("wer", s.baseline_wer)
-    after = (final.get("finetuned") or {}).get("wer")
-    n = claims.wer_clips if claims else s.eval_clips
-    on = claims.rests_on if claims else f"{n} clip{'' if n == 1 else 's'}" if n else "the evaluation clips"
-    cols = st.columns(4)
-    cols[0].metric("Loss", "–" if s.loss is None else f"{s.loss:.4g}", help="training loss at the last logged step")
-    cols[1].metric("Baseline WER", scoring.percent(before), help=f"the base model on {on}")
-    if s.best_wer is not None and not (claims and claims.worse_than_base):  # "best" is never worse than the base
-        cols[2].metric("Best WER so far", scoring.percent(s.best_wer),
-                       help=f"the best checkpoint kept so far (never worse than the base model), on {on}")
-    else:
-        why_not = (f"fewer than {scoring.MIN_HELD_OUT} clips cannot choose a checkpoint: the run keeps its final "
-                   "weights" if n is not None and n < scoring.MIN_HELD_OUT else
-                   "no checkpoint has matched the base model yet")
-        cols[2].metric("Last WER", scoring.percent(s.last_wer), help=f"the latest evaluation, on {on}; {why_not}")
-    change = scoring.points(before, after)
-    cols[3].metric("Fine-tuned WER", scoring.percent(after), delta=scoring.delta(before, after),
-                   delta_color="inverse" if change else "off",
-                   help=f"the output ({claims.selected_by or 'kept weights'}), on {on}" if claims else
-                   "the output, measured after training")
-    curves = tracking.series(s.config.get("dataset", ""), run, keys=("train/loss", "eval/wer"))
-    left, right = st.columns(2)
-    with left:
-        st.caption("Training loss")
-        if curves.get("train/loss"):
-            chart(curves["train/loss"], "loss")
-        else:
-            st.caption("no values yet: the first appear after a few steps")
-    with right:
-        st.caption(f"WER on {on} (lower is better)")
-        points = curves.get("eval/wer", [])
-        every = s.config.get("eval_every")
-        if len(points) >= 2:  # one point draws as a lone dot on a meaningless axis
-            chart(points, "WER %", scale=100)
-        else:
-            so_far = f"{scoring.percent(points[0][1])} at step {points[0][0]}; " if points else ""
-            st.caption(f"{so_far}measured every {every} steps" if every else so_far or "no values yet")
-    if s.state == "succeeded":
-        done = f"Done: WER {scoring.percent(before)} → {scoring.percent(after)} on {on}."
-        why = ("expected of the tiny test model, whose weights are random" if s.config.get("base_model") ==
-               models.TINY else "with few clips this happens: record more, train longer or lower the "
-               "learning rate")
-        if claims and claims.worse_than_base:
-            st.warning(f"{done} The fine-tuned model is worse than the base model ({why}): do not publish it as an "
-                       "improvement. See which utterances fail:")
-        elif change is not None and change >= 0:
-            st.warning(f"{done} Fine-tuning did not lower the error rate ({why}). See which utterances fail:")
-        else:
-            st.success(f"{done} Next, compare every utterance word by word.")
-        if claims and claims.too_few:
-            st.warning(claims.few_clips_sentence())
-        if claims and claims.selected_by:
-            st.caption(f"Output: {claims.selected_by}." + (f" {claims.bias_sentence()}" if claims.selection_bias
-                                                          else ""))
-        wizard.link_to_step(5, "Go to 5 · Evaluate →")
-    st.caption("Last lines of train.log")
-    st.code(runfolder.readable_log(runstatus.read_log(run, LOG_LINES)) or "(empty)", language=None)
+    st.subheader("Training now")
+    trainpanel.queue_rows(active)
+    names = [s.run for s in active]
+    if st.session_state.get(trainpanel.PIN_KEY) not in names:
+        st.session_state.pop(trainpanel.PIN_KEY, None)  # the picked run ended: follow the running one again
+    watched = trainpanel.followed(active, st.session_state.get(trainpanel.PIN_KEY))
+    if len(names) > 1:
+        st.session_state["train_live_pick"] = watched
+        st.selectbox("Watch", names, key="train_live_pick", on_change=pin,
+                     help="The panel follows the run that is training unless you pick another one here")
+    st.session_state[WATCH_KEY] = watched  # the Evaluate page opens the run watched last
+    with st.container(border=True):
+        trainpanel.live_panel(watched, True)
 
 
-def live_section(run: str, was_active: bool) -> None:
-    """Buttons, live panel and history together, so no part of the page shows an older state than another."""
-    controls(run)
-    live_panel(run, was_active)
-    history(runstatus.list_runs()[:HISTORY])
+def apply_settings(values: dict, source: str) -> None:
+    """Fill the form with ``values`` (a past run's or a preset's settings) before its widgets are drawn."""
+    ss = st.session_state
+    base = values.get("base_model", ss.get("train_model"))
+    ss["train_model"] = base if base in MODEL_CHOICES else CUSTOM
+    if base not in MODEL_CHOICES:
+        ss["train_model_path"] = base
+    choice, method = ss["train_model"], values.get("method", ss.get("train_method", "lora"))
+    ss["train_method"] = method
+    preset = models.TINY if choice == models.TINY else "custom"
+    if choice != models.TINY:
+        ss["train_preset"] = "custom"
+    keys = {"max_steps": f"train_steps_{preset}_{choice}", "learning_rate": f"train_lr_{preset}_{choice}_{method}",
+            "batch_size": f"train_bs_{preset}_{choice}", "grad_accum": f"train_ga_{preset}_{choice}",
+            "eval_every": f"train_eval_{preset}_{choice}", "seed": "train_seed", "lora_r": "train_lora_r",
+            "lora_alpha": "train_lora_alpha", "freeze_audio_tower": "train_freeze", "precision": "train_precision",
+            "languages": "train_languages"}
+    for field, key in keys.items():
+        if field in values:
+            ss[key] = values[field]
+    ss["train_settings_from"] = source
 
 
-def show_live(run: str) -> None:
-    """Refresh every LIVE_EVERY_S only while the run is queued or running; a finished run is drawn once."""
-    if runstatus.status(run).active:
-        st.fragment(run_every=LIVE_EVERY_S)(live_section)(run, True)
-    else:
-        live_section(run, False)
+def number(col, label: str, lo, hi, default, key: str, **kw):
+    """A number field whose value may have been filled by apply_settings (then the default is not passed)."""
+    if key not in st.session_state:
+        st.session_state[key] = default
+    return col.number_input(label, lo, hi, key=key, **kw)
 
 
-def history(shown: list) -> None:
-    st.subheader("Run history")
-    st.dataframe([{
-        "run": s.run, "state": s.state, "dataset": s.config.get("dataset"), "model": s.config.get("base_model"),
-        "method": s.config.get("method"), "steps": f"{s.step}/{s.total_steps or '?'}",
-        "baseline WER": s.baseline_wer, "best WER": s.best_wer, "WER clips": s.eval_clips,
-        "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created_at)) if s.created_at else "",
-    } for s in shown], hide_index=True, column_config={
-        "baseline WER": st.column_config.NumberColumn(format="percent"),
-        "best WER": st.column_config.NumberColumn(format="percent"),
-    })
-    for s in shown:
-        with st.expander(f"{s.run} · {s.state}"):
-            final = runstatus.results(s.run)
-            ev = final["eval"] or {}
-            if ev.get("baseline") or ev.get("finetuned"):
-                claims = scoring.outcome(ev)
-                st.markdown(f"WER {scoring.percent(claims.baseline)} → {scoring.percent(claims.finetuned)} on "
-                            f"{claims.rests_on}" + (" (worse than the base model)" if claims.worse_than_base else ""))
-            if final["train"]:
-                st.json(final["train"], expanded=False)
-            st.caption("Frozen settings (config.json)")
-            st.json(s.config, expanded=False)
-
-
-def watch(run: str) -> None:
-    """Point the live panel at ``run``: a run just started must not leave the panel on an older one."""
-    st.session_state[WATCH_KEY] = run
-
-
-def controls(run: str) -> None:
-    s = runstatus.status(run)
-    if not s.active and s.state not in runstatus.RESUMABLE_STATES:
-        return
-    cols = iter(st.columns(4))  # the buttons that apply, left-aligned
-    if s.active and next(cols).button("Stop", key=f"train_stop_{run}", help="Saves a checkpoint, then stops"):
-        queue.stop(run, wait=False)
-        st.toast(f"Stopping {run}: it saves a checkpoint first.")
-        time.sleep(0.3)
-        st.rerun()
-    if s.state in runstatus.RESUMABLE_STATES and next(cols).button("Resume", key=f"train_resume_{run}",
-                                                              help="Continues from the last checkpoint"):
-        queue.resume(run)
-        st.rerun()
-
+trainpanel.take_watch_request()
+if any(s.active for s in runstatus.list_runs()):  # live first: refreshed only while something runs
+    st.fragment(run_every=LIVE_EVERY_S)(live_top)(True)
 
 # ------------------------------------------------------------------ data and settings
 ds = wizard.open_current_dataset()
@@ -231,20 +144,32 @@ if ds is not None:
 
     st.subheader("Model and method")
     m1, m2 = st.columns([2, 1])
+    st.session_state.setdefault("train_model", MODEL_CHOICES[0 if gpu_gb else 1])
     choice = m1.selectbox("Base model", MODEL_CHOICES, format_func=model_label, key="train_model",
-                          index=0 if gpu_gb else 1, on_change=on_model_change)
+                          on_change=on_model_change)
     base_model = choice
     if choice == CUSTOM:
         base_model = m1.text_input("Model folder or Hub id", key="train_model_path",
                                    placeholder="/models/voxtral or org/name").strip()
+    st.session_state.setdefault("train_method", "full" if choice == models.TINY else "lora")
     method = m2.radio("Method", config.METHODS, key="train_method", horizontal=True,
-                      format_func={"lora": "LoRA (adapters)", "full": "full fine-tune"}.get,
-                      index=1 if choice == models.TINY else 0)
+                      format_func={"lora": "LoRA (adapters)", "full": "full fine-tune"}.get)
     if choice == models.TINY:
         st.caption("The tiny model has random weights: it proves the pipeline (data, training, WER, files) in "
                    "a minute on a CPU and learns to repeat a few clips — it is not a speech recognizer.")
 
     st.subheader("Settings")
+    saved, preset_problems = presets.load_all()
+    for problem in preset_problems:
+        st.warning(problem)
+    if saved:
+        p1, p2 = st.columns([3, 1])
+        chosen = p1.selectbox("Your saved presets", list(saved), index=None, key="train_saved_preset",
+                              placeholder="Load a saved preset…")
+        p2.button("Load it", key="train_load_preset", disabled=chosen is None, on_click=apply_settings,
+                  args=(saved.get(chosen, {}), f"your preset '{chosen}'"))
+    if source := st.session_state.get("train_settings_from"):
+        st.info(f"Settings filled from {source}: check them, then start.")
     if choice == models.TINY:
         preset = models.TINY  # the tiny model has its own settings, not a preset
         st.caption("The tiny model uses its own settings (a high learning rate, a few hundred steps).")
@@ -262,32 +187,46 @@ if ds is not None:
     n_train = max(1, round(len(usable) * (1 - base_cfg.eval_fraction)))
     with st.expander("Advanced settings", expanded=preset == "custom"):
         a = st.columns(4)
-        fields["max_steps"] = int(a[0].number_input("Max steps", 1, 100_000, config.total_steps(base_cfg, n_train),
-                                                    key=f"train_steps_{preset}_{choice}"))
-        fields["learning_rate"] = float(a[1].number_input("Learning rate", 1e-7, 1.0, base_cfg.learning_rate,
-                                                          format="%.6f", key=f"train_lr_{preset}_{choice}_{method}"))
-        fields["batch_size"] = int(a[2].number_input("Batch size", 1, 1024, base_cfg.batch_size,
-                                                     key=f"train_bs_{preset}_{choice}"))
-        fields["grad_accum"] = int(a[3].number_input("Gradient accumulation", 1, 1024, base_cfg.grad_accum,
-                                                     key=f"train_ga_{preset}_{choice}"))
+        fields["max_steps"] = int(number(a[0], "Max steps", 1, 100_000, config.total_steps(base_cfg, n_train),
+                                         f"train_steps_{preset}_{choice}"))
+        fields["learning_rate"] = float(number(a[1], "Learning rate", 1e-7, 1.0, base_cfg.learning_rate,
+                                               f"train_lr_{preset}_{choice}_{method}", format="%.6f"))
+        fields["batch_size"] = int(number(a[2], "Batch size", 1, 1024, base_cfg.batch_size,
+                                          f"train_bs_{preset}_{choice}"))
+        fields["grad_accum"] = int(number(a[3], "Gradient accumulation", 1, 1024, base_cfg.grad_accum,
+                                          f"train_ga_{preset}_{choice}"))
         b = st.columns(4)
-        fields["eval_every"] = int(b[0].number_input("Evaluate WER every N steps", 1, 100_000,
-                                                     base_cfg.eval_every, key=f"train_eval_{preset}_{choice}"))
-        fields["seed"] = int(b[1].number_input("Seed", 0, 2**31, base_cfg.seed, key="train_seed"))
+        fields["eval_every"] = int(number(b[0], "Evaluate WER every N steps", 1, 100_000, base_cfg.eval_every,
+                                          f"train_eval_{preset}_{choice}"))
+        fields["seed"] = int(number(b[1], "Seed", 0, 2**31, base_cfg.seed, "train_seed"))
         if method == "lora":
-            fields["lora_r"] = int(b[2].number_input("LoRA r", 1, 1024, base_cfg.lora_r, key="train_lora_r"))
-            fields["lora_alpha"] = int(b[3].number_input("LoRA alpha", 1, 4096, base_cfg.lora_alpha,
-                                                         key="train_lora_alpha"))
+            fields["lora_r"] = int(number(b[2], "LoRA r", 1, 1024, base_cfg.lora_r, "train_lora_r"))
+            fields["lora_alpha"] = int(number(b[3], "LoRA alpha", 1, 4096, base_cfg.lora_alpha, "train_lora_alpha"))
         else:
-            fields["freeze_audio_tower"] = b[2].checkbox("Freeze the audio encoder", True, key="train_freeze")
+            st.session_state.setdefault("train_freeze", True)
+            fields["freeze_audio_tower"] = b[2].checkbox("Freeze the audio encoder", key="train_freeze")
             fields["precision"] = b[3].selectbox(
                 "Precision", config.PRECISIONS, key="train_precision",
                 help="auto: fp32 weights, computed in bf16 (fp16 on older GPUs); bf16: pure bf16 weights, gradients "
                      "and optimizer states — about half the memory, but updates smaller than bf16's resolution are "
                      "lost")
         if len(langs) > 1:
+            if "train_languages" in st.session_state:  # settings of another run may name other languages
+                st.session_state["train_languages"] = [c for c in st.session_state["train_languages"] if c in langs]
             fields["languages"] = st.multiselect("Train on these languages (empty: all)", langs,
                                                  format_func=languages.label, key="train_languages")
+
+    with st.expander("Save these settings as a preset"):
+        n1, n2, n3 = st.columns([3, 1, 1])
+        preset_name = n1.text_input("Preset name", key="train_preset_name", placeholder="e.g. lora-fast")
+        replace = n2.checkbox("Replace it", key="train_preset_replace", help="Overwrite a preset of that name")
+        if n3.button("Save preset", key="train_save_preset"):
+            try:
+                saved_as = presets.save(preset_name, {**fields, "base_model": base_model}, overwrite=replace)
+            except ValueError as exc:
+                st.error(str(exc))
+            else:
+                st.success(f"Saved preset '{saved_as}': load it from 'Your saved presets' above.")
 
     name_key, bumped = f"train_run_name_{ds.name}", None
     typed = st.session_state.get(name_key)
@@ -337,27 +276,39 @@ if ds is not None:
                 started = queue.submit(cfg)
             except queue.DuplicateRunError as exc:
                 st.info(str(exc))
-                watch(exc.existing)
             except ValueError as exc:
                 st.error(str(exc))
             else:
-                watch(started.run)
-                st.success(f"Run {started.run} queued: it starts as soon as no other run is training, and "
-                           "keeps going in the background even if you close this page.")
+                st.session_state["train_started"] = (
+                    f"Run {started.run} queued: it starts as soon as no other run is training, and keeps going in "
+                    "the background even if you close this page.")
+                st.rerun()  # the live section at the top appears (it keeps following the run that trains)
+if started_message := st.session_state.pop("train_started", None):
+    st.success(started_message)
 
-# ------------------------------------------------------------------ live run and history
+# ------------------------------------------------------------------ past runs
 runs = runstatus.list_runs()
 if runs:
-    st.subheader("Live")
-    active = [s.run for s in runs if s.active]
+    st.subheader("Runs")
     names = [s.run for s in runs[:HISTORY]]
-    watched = st.session_state.get(WATCH_KEY)
-    if watched not in names:
-        watched = active[0] if active else names[0]
-    st.session_state[PICK_KEY] = watched
-    watched = st.selectbox("Run to watch", names, key=PICK_KEY,
-                           on_change=lambda: watch(st.session_state[PICK_KEY]))
-    show_live(watched)
+    if st.session_state.get(PICK_KEY) not in names:
+        st.session_state[PICK_KEY] = st.session_state.get(WATCH_KEY) if st.session_state.get(WATCH_KEY) in names \
+            else names[0]
+    picked = st.selectbox("Run to look at", names, key=PICK_KEY)
+    shown = next(s for s in runs if s.run == picked)
+    if shown.active:
+        st.caption(f"{picked} is {shown.state}: it is shown live at the top of the page.")
+    else:
+        with st.container(border=True):
+            trainpanel.live_panel(picked, False)
+            trainpanel.resume_button(picked)
+    st.button("Use these settings", key="train_reuse", icon=":material/content_copy:", on_click=apply_settings,
+              args=(history.reusable_settings(shown.config), f"run '{picked}'"),
+              help="Fill the form above with this run's model, method and settings")
+    with st.expander(f"Frozen settings of {picked} (config.json)"):
+        st.json(shown.config, expanded=False)
+    st.subheader("Run history")
+    trainpanel.history_table(runs[:HISTORY])
 else:
     st.caption("No training run yet.")
 boxqueue.admin_panel()  # hosted: an admin sees everyone's queue and may stop any run

@@ -152,3 +152,4 @@ with n1:
     wizard.link_to_step(7, "Try it: 7 · Try →")
 with n2:
     wizard.link_to_step(6, "Share it: 6 · Publish →")
+wizard.link_to_page("Compare", "Compare this run with others: Compare →", {"runs": run})

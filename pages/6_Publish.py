@@ -22,41 +22,42 @@ st.markdown(
 
 # ---------------------------------------------------------------- token and account
 st.subheader("Your Hugging Face account")
+if "pub_token" not in st.session_state and st.session_state.get("pub_token_kept"):
+    # Streamlit drops a widget's value when its page is left: the session keeps its own copy for coming back
+    st.session_state["pub_token"] = st.session_state["pub_token_kept"]
 typed = st.text_input(
     "Hugging Face token", type="password", key="pub_token",
-    help="Kept in this browser session only: never saved to disk, logs or cards. "
-         + signin.token_fallback(),
+    help="Kept only for this browser tab's session: never saved to disk, logs or cards. " + signin.token_fallback(),
 )
+st.session_state["pub_token_kept"] = typed or ""
+st.caption("A typed token is kept only for this browser tab's session: it stays while you move between pages, "
+           "is gone on reload or when the tab closes, and is never written to disk.")
 token = (typed or "").strip() or signin.hub_token() or release.token_from_environment()  # hosted: never the server's
+account = None
 if not token:
-    st.info("Paste a token with **write** access (create one at https://huggingface.co/settings/tokens)"
-            + ("." if hosting.is_hosted() else " or start the studio with HF_TOKEN set."))
-    ready = runmodels.finished_runs()
-    if ready:
-        st.caption(f"Ready to publish once you are signed in: {len(ready)} finished run(s), latest `{ready[0]}`. "
-                   "Meanwhile you can try a model locally.")
-        wizard.link_to_step(7, "Go to 7 · Try →")
-    else:
-        st.caption("No finished training run yet either: train a model first.")
-        wizard.link_to_step(4, "Go to 4 · Train →")
-    st.stop()
-
-fingerprint = hashlib.sha256(token.encode()).hexdigest()[:16]
-who = st.session_state.get("pub_who")
-if not who or who.get("fingerprint") != fingerprint:
-    try:
-        account = hub.account(token)
-    except hub.HubError as exc:
-        st.session_state.pop("pub_who", None)
-        st.error(str(exc))
-        st.stop()
-    who = {"fingerprint": fingerprint, "account": account}
-    st.session_state["pub_who"] = who
-account = who["account"]
-source = "typed token" if (typed or "").strip() else "your sign-in" if signin.hub_token() else "HF_TOKEN"
-st.success(f"Signed in as **{account.name}** ({account.role} token, from {source}).")
-if account.role == "read":
-    st.warning("This token can only read: pushing needs a token with write access.")
+    st.info("Pushing needs a token with **write** access (create one at https://huggingface.co/settings/tokens)"
+            + ("." if hosting.is_hosted() else " or start the studio with HF_TOKEN set.")
+            + f" Until then everything below shows what would be published, under the placeholder namespace "
+              f"`{release.PLACEHOLDER_NAMESPACE}`.")
+else:
+    fingerprint = hashlib.sha256(token.encode()).hexdigest()[:16]
+    who = st.session_state.get("pub_who")
+    if not who or who.get("fingerprint") != fingerprint:
+        try:
+            with st.spinner(f"Checking your token with the Hub (up to {hub.WHOAMI_BUDGET_S:g} s)…"):
+                checked = hub.account_within(token)
+        except hub.HubError as exc:
+            st.session_state.pop("pub_who", None)
+            st.error(str(exc))
+            st.stop()
+        who = {"fingerprint": fingerprint, "account": checked}
+        st.session_state["pub_who"] = who
+    account = who["account"]
+    source = "typed token" if (typed or "").strip() else "your sign-in" if signin.hub_token() else "HF_TOKEN"
+    st.success(f"Signed in as **{account.name}** ({account.role} token, from {source}).")
+    if account.role == "read":
+        st.warning("This token can only read: pushing needs a token with write access.")
+namespace = account or hub.Account(name=release.PLACEHOLDER_NAMESPACE)  # repo names before anyone signs in
 
 # ---------------------------------------------------------------- what to publish
 st.subheader("Model")
@@ -88,7 +89,7 @@ if no_space:
     st.caption(no_space)
 name = st.text_input("Model repo name", value=release.default_repo_name(run, artifact), key=f"pub_repo_{artifact}")
 try:
-    repo_id = hub.resolve_repo_id(name, who=account)
+    repo_id = hub.resolve_repo_id(name, who=namespace)
 except ValueError as exc:
     st.error(str(exc))
     st.stop()
@@ -110,7 +111,7 @@ if with_dataset:
     dataset = summary["dataset"]
     dataset_name = st.text_input("Dataset repo name", value=f"{repo_id.split('/')[-1]}-data", key="pub_dataset_repo")
     try:
-        dataset_repo = hub.resolve_repo_id(dataset_name, who=account)
+        dataset_repo = hub.resolve_repo_id(dataset_name, who=namespace)
     except ValueError as exc:
         st.error(str(exc))
         st.stop()
@@ -141,7 +142,7 @@ if missing:
     st.info("Still to do before the files can be prepared: " + "; ".join(missing) + ".")
 wanted = (run, artifact, repo_id, private, licence, dataset_repo, data_licence, statement)
 if st.button("Prepare the files", key="pub_prepare", disabled=bool(missing)):
-    with st.spinner("Exporting (merging takes a while for a real model)…"):
+    with st.spinner("Exporting the files (an adapter: seconds; merging a real model: up to a few minutes)…"):
         try:
             if with_dataset and agreed_at is None:  # the box was ticked for this statement just now
                 release.give_consent(dataset, speaker, public=not private)
@@ -182,7 +183,12 @@ for kind, text in release.cards(staged).items():
         raw.text_area(f"README.md of `{repo}`, {len(text.encode('utf-8')):,} bytes, exactly as it will be uploaded",
                       value=text, height=400, disabled=True, key=f"pub_card_{kind}")
 
-if st.button("Push to the Hub", type="primary", key="pub_push", disabled=account.role == "read"):
+if account is None:
+    st.caption(f"These files use the placeholder namespace `{release.PLACEHOLDER_NAMESPACE}`: signing in puts your "
+               "account's name there, in the repo names and the cards.")
+    st.info("Pushing needs a write token: paste one above (or sign in) to push these files to the Hub.")
+if st.button("Push to the Hub", type="primary", key="pub_push", disabled=account is None or account.role == "read",
+             help=None if account else "Pushing needs a write token."):
     bar = st.progress(0.0, text="Starting…")
     try:
         result = release.publish(staged, token, private=private,

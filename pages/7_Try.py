@@ -16,14 +16,14 @@ st.markdown(
 )
 
 
-@st.cache_resource(show_spinner="Loading the base model…", max_entries=2)
-def _base_model(run: str, stamp: tuple):
-    return runmodels.load_base(runmodels.run_models(run))
+@st.cache_resource(show_spinner=False, max_entries=2)  # kept loaded for every clip and rerun of every session
+def _base_model(run: str, stamp: tuple) -> tryout.Loaded:
+    return tryout.load_timed(runmodels.load_base, runmodels.run_models(run))
 
 
-@st.cache_resource(show_spinner="Loading the fine-tuned model…", max_entries=2)
-def _finetuned_model(run: str, stamp: tuple):
-    return runmodels.load_finetuned(runmodels.run_models(run))
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _finetuned_model(run: str, stamp: tuple) -> tryout.Loaded:
+    return tryout.load_timed(runmodels.load_finetuned, runmodels.run_models(run))
 
 
 runs = runmodels.finished_runs()
@@ -73,18 +73,30 @@ st.caption(f"{formatting.fmt_duration(samples.size / audio.SAMPLE_RATE)} of audi
 
 if st.button("Transcribe with both models", type="primary", key="try_go"):
     results = {}
-    for label, loader in (("Base model", _base_model), ("Fine-tuned model", _finetuned_model)):
+    bound = tryout.load_bound_s(models)
+    for label, loader, what in (("Base model", _base_model, f"the base model ({models.base_model})"),
+                                ("Fine-tuned model", _finetuned_model, f"the fine-tuned model ({kind} of `{run}`)")):
+        box = st.status(f"{label}: loading…", expanded=True)
+        box.markdown(f"Loading {what} — first time takes up to ~{bound} s. Stages: reading the run's config → "
+                     "loading the weights (the loader reports no fractions) → ready.")
         try:
-            transcriber = loader(run, stamp)
-            with st.spinner(f"{label}: transcribing…"):
-                results[label] = tryout.transcribe(transcriber, samples, language)
+            loaded = loader(run, stamp)
+            fresh = loaded.uses == 0  # loaded by this very call, not an earlier clip's
+            loaded.uses += 1
+            box.update(label=f"{label}: " + (f"loaded in {loaded.load_seconds:.1f} s" if fresh else "already loaded")
+                       + " · transcribing…")
+            transcript = tryout.transcribe(loaded.transcriber, samples, language)
+            results[label] = (transcript, loaded.load_seconds if fresh else None)
+            box.update(label=f"{label}: model loaded (kept loaded for the next clip)", state="complete",
+                       expanded=False)
         except Exception as exc:  # show the failure in its column; never swap in another model
-            results[label] = f"Could not run the {label.lower()}: {exc}"
+            results[label] = (f"Could not run the {label.lower()}: {exc}", None)
+            box.update(label=f"{label}: could not load or run", state="error", expanded=False)
     st.session_state["try_results"] = {"clip": clip.file_id, "run": run, "results": results}
 
 shown = st.session_state.get("try_results")
 if shown and shown.get("clip") == clip.file_id and shown.get("run") == run:
-    for col, (label, result) in zip(st.columns(2), shown["results"].items()):
+    for col, (label, (result, load_s)) in zip(st.columns(2), shown["results"].items()):
         with col:
             st.subheader(label)
             if isinstance(result, str):
@@ -95,6 +107,8 @@ if shown and shown.get("clip") == clip.file_id and shown.get("run") == run:
             note = "" if result.stopped_by_eos else (
                 f" · cut off at the {limit}-token limit for this clip's length: the transcript may be incomplete"
                 if limit else " · cut off at the token limit: the transcript may be incomplete")
-            st.caption(f"{result.seconds:.2f} s{note}")
+            st.caption(tryout.timing_line(load_s, result.seconds) + note)
+    if not any(isinstance(result, str) for result, _ in shown["results"].values()):
+        st.caption("Both models stay loaded (kept loaded for the next clip): the next clip only transcribes.")
     st.divider()
     wizard.link_to_step(6, "Happy with it? Share it: 6 · Publish →")

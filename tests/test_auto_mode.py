@@ -300,11 +300,14 @@ MAX_NEW_TOKENS = 64
 
 
 TINY_FRACTION = 0.5
+EXACT_AT_LEAST = 4  # of the 8 clips, in each mode (never shown hint-less: 0 of 8 in auto mode)
+MAX_WER = 0.5  # in each mode (never shown hint-less: 125 % in auto mode; worst seen trained: 29 %)
+MAX_MEAN_CER = 0.35  # in each mode, over the 8 clips (worst seen trained: 0.18)
 
 
 @pytest.fixture(scope="module")
 def auto_run(tmp_path_factory):
-    """The learning proof's run (8 clips, full fine-tune, 300 steps) with the default share of hint-less clips."""
+    """The learning proof's run (8 clips, full fine-tune, 500 steps) with half the clips hint-less each epoch."""
     from train_helpers import english_rows, make_dataset, make_run, run_trainer
 
     home = tmp_path_factory.mktemp("auto-mode") / "home"
@@ -313,8 +316,11 @@ def auto_run(tmp_path_factory):
         mp.setenv("VOXSTUDIO_HOME", str(home))
         ds = make_dataset("auto-voice", english_rows())
         # half the clips hint-less each epoch: the tiny model memorises a clip in a mode only with enough exposure
-        # (measured: 300 steps at fraction 0.3 -> 8/8 exact with the hint, 6/8 without; 300 at 0.5 -> 6-8 of 8,
-        # varying run to run; 500 steps: >= 7 of 8 in both modes)
+        # (measured: 300 steps at fraction 0.3 -> 8/8 exact with the hint, 6/8 without; 300 at 0.5 -> 6-8 of 8).
+        # 500 steps, 12 runs here (seeds 0-5, AVX-512 and AVX2 kernels): 6-8 of 8 exact per mode, WER <= 8.3 %;
+        # two CI machines: 8 + 6 and 6 + 8 exact, WER up to 29 % (two clips far off). Never shown hint-less
+        # prompts (fraction 0), the same run gets 0 of 8 in auto mode, WER 125 %. The bars (EXACT_AT_LEAST,
+        # MAX_WER, MAX_MEAN_CER) sit far from that broken run and below the worst seen on any machine.
         run = make_run("auto-full", "auto-voice", method="full", eval_fraction=0.0, max_steps=500, eval_every=500,
                        max_new_tokens=MAX_NEW_TOKENS, auto_language_fraction=TINY_FRACTION)
         started = time.perf_counter()
@@ -335,15 +341,17 @@ def test_tiny_run_transcribes_its_clips_exactly_with_and_without_the_hint(auto_r
     assert json.loads((run / runfolder.TRAINING_CONFIG).read_text())["auto_language_clips"] == 4  # per epoch
     transcriber = load_transcriber(str(run / runfolder.OUTPUT), device="cpu")  # the shared inference module
     ds = Dataset.open("auto-voice")
-    exact = {"en": [], None: []}
+    cers = {"en": [], None: []}
     for clip in clips.values():
-        for mode in exact:  # "en": the hint every interface now defaults to; None: what "auto" sends
+        for mode in cers:  # "en": the hint every interface now defaults to; None: what "auto" sends
             out = transcriber.transcribe(ds.audio_path(clip), language=mode, max_new_tokens=MAX_NEW_TOKENS)
-            exact[mode].append(scoring.cer(clip.text, out.text, "en") == 0.0)
-            if exact[mode][-1]:  # text + EOS, nothing before it: no lang:xx for the model to write
+            cers[mode].append(scoring.cer(clip.text, out.text, "en"))
+            if cers[mode][-1] == 0.0:  # text + EOS, nothing before it: no lang:xx for the model to write
                 assert out.stopped_by_eos and out.n_tokens < MAX_NEW_TOKENS // 2, (mode, out)
-    # the same bar as the hint-only learning proof (tests/test_learning.py), now in both modes
-    assert sum(exact["en"]) >= 7 and sum(exact[None]) >= 7, exact
+    print({str(mode): [round(c, 3) for c in values] for mode, values in cers.items()})  # in the log if it fails
+    for mode, values in cers.items():  # memorised in both modes: most clips exact
+        assert sum(c == 0.0 for c in values) >= EXACT_AT_LEAST, (mode, cers)
+        assert sum(values) / len(values) <= MAX_MEAN_CER, (mode, cers)
 
 
 @pytest.mark.slow
@@ -358,7 +366,9 @@ def test_final_evaluation_reports_both_modes(auto_run):
     assert results["finetuned"]["wer"] < results["baseline"]["wer"]
     exact_hint = sum(u["finetuned_wer"] == 0.0 for u in results["utterances"])
     exact_auto = sum(u["finetuned_auto_wer"] == 0.0 for u in results["utterances"])
-    assert exact_hint >= 7 and exact_auto >= 7, (exact_hint, exact_auto)  # every clip was trained in both modes
+    # every clip was trained in both modes (never shown hint-less: 0 of 8 exact, auto WER 125 %)
+    assert exact_hint >= EXACT_AT_LEAST and exact_auto >= EXACT_AT_LEAST, (exact_hint, exact_auto)
+    assert results["finetuned"]["wer"] <= MAX_WER and auto["finetuned"]["wer"] <= MAX_WER, (results["finetuned"], auto)
     assert all(u["baseline_auto"] is not None for u in results["utterances"])
     train_results = json.loads((run / runfolder.TRAIN_RESULTS).read_text())
     assert train_results["finetuned_auto_wer"] == auto["finetuned"]["wer"]

@@ -21,21 +21,19 @@ import time
 import pytest
 import session_audio
 import soundfile as sf
+from browser_support import ARGS, CHROMIUM, WAIT_MS, chromium, studio  # noqa: F401  (fixtures)
 from conftest import ROOT
-from test_browser_record import WAIT_MS, chromium, studio  # noqa: F401  (fixtures)
 
 from voxstudio.data.dataset import Dataset
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("VOXSTUDIO_CHROMIUM", "/usr/bin/chromium")
 PHRASES = [f"Phrase number {n}, read for the browser test." for n in range(1, 9)]
 
 
 def _launch(p, fake):
     return p.chromium.launch(executable_path=CHROMIUM, args=[
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--allow-loopback-in-peer-connection",
+        *ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        "--allow-loopback-in-peer-connection",
         f"--use-file-for-fake-audio-capture={fake}"])
 
 

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
+from browser_support import ARGS, CHROMIUM, WAIT_MS, chromium, studio  # noqa: F401 - fixtures
 from layout_sources import FR_WAVS, LJ_CLIPS, common_voice, ljspeech, rows_of, zip_folder
-from test_browser_record import WAIT_MS, chromium, studio  # noqa: F401 - fixtures
 
 from voxstudio.data.dataset import Dataset
 
@@ -52,7 +52,7 @@ def test_upload_a_zip_a_folder_and_a_folders_files_on_the_record_page(chromium, 
     shots = tmp_path / "screenshots"
     shots.mkdir()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless=new", "--no-sandbox"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
             page.set_default_timeout(WAIT_MS)

@@ -11,38 +11,19 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from browser_support import ARGS, CHROMIUM, WAIT_MS, chromium, studio  # noqa: F401 - fixtures
 from conftest import ROOT, speech_manifest
 
-CHROMIUM = os.environ.get("VOXSTUDIO_CHROMIUM", "/usr/bin/chromium")
 FAKE_CLIP = "en/ljspeech_LJ001-0002.wav"  # a real read-speech recording; Chromium loops it as the microphone
 TAKE_S = 2.5
-STARTUP_S = 60
-WAIT_MS = 30_000
 
 pytestmark = pytest.mark.browser
-
-
-def _unavailable(reason: str):
-    if os.environ.get("VOXSTUDIO_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"VOXSTUDIO_REQUIRE_BROWSER=1 but {reason}")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _fake_mic_wav(tmp_path: Path) -> Path:
@@ -53,45 +34,6 @@ def _fake_mic_wav(tmp_path: Path) -> Path:
     out = tmp_path / "fake_mic.wav"
     sf.write(out, np.interp(idx, np.arange(len(data)), data).astype("float32"), 48000, subtype="PCM_16")
     return out
-
-
-@pytest.fixture
-def studio(tmp_path):
-    """A real ``streamlit run Home.py`` on a free port with its own VOXSTUDIO_HOME; yields (url, home)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    port = _free_port()
-    env = {**os.environ, "VOXSTUDIO_HOME": str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    env.pop("HF_TOKEN", None)
-    log = open(tmp_path / "streamlit.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_S
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("the studio did not start:\n" + (tmp_path / "streamlit.log").read_text()[-3000:])
-            time.sleep(0.3)
-        yield url, home
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def _record_one(page, number: int) -> None:
@@ -108,25 +50,11 @@ def _record_one(page, number: int) -> None:
     page.get_by_text(f"Phrase {number + 1} of", exact=False).first.wait_for(timeout=WAIT_MS)
 
 
-@pytest.fixture
-def chromium():
-    """Checked before the studio starts: skip (or fail under VOXSTUDIO_REQUIRE_BROWSER=1) without a browser."""
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"Chromium is not installed at {CHROMIUM} (Debian: apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install -r requirements-dev.txt)")
-    return sync_playwright
-
-
-def test_record_three_phrases_in_chromium(chromium, studio, tmp_path):
+def test_record_three_phrases_in_chromium(chromium, studio, tmp_path):  # noqa: F811 - fixtures
     sync_playwright = chromium
     url, home = studio
     fake = _fake_mic_wav(tmp_path)
-    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    args = [*ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={fake}"]
     shots = tmp_path / "screenshots"
     shots.mkdir()
@@ -197,6 +125,12 @@ def test_record_three_phrases_in_chromium(chromium, studio, tmp_path):
             page.screenshot(path=shots / "review.png", full_page=True)
             for row in rows:
                 assert row["text"] in shown, shown
+            page.locator("[data-testid=stAudio]").nth(2).wait_for()  # a player for every clip of the page
+            assert page.locator("[data-testid=stAudio]").count() == 3
+            page.set_viewport_size({"width": 1280, "height": 1700})
+            page.wait_for_timeout(500)
+            page.screenshot(path=shots / "review_players.png")
+            page.set_viewport_size({"width": 1280, "height": 900})
 
             # The export download is a zip with the three WAVs and their metadata.
             with page.expect_download() as download:
@@ -212,3 +146,4 @@ def test_record_three_phrases_in_chromium(chromium, studio, tmp_path):
     docs = ROOT / "docs"
     if docs.is_dir() and os.environ.get("VOXSTUDIO_UPDATE_SCREENSHOT") == "1":
         shutil.copy(shots / "record.png", docs / "record.png")
+        shutil.copy(shots / "review_players.png", docs / "review.png")

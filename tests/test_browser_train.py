@@ -17,8 +17,8 @@ import sys
 import time
 
 import pytest
+from browser_support import ARGS, CHROMIUM, WAIT_MS, chromium, studio  # noqa: F401 - shared fixtures
 from conftest import ROOT, speech_manifest
-from test_browser_record import CHROMIUM, WAIT_MS, chromium, studio  # noqa: F401 - shared fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -28,12 +28,10 @@ CLIPS = 8  # short English commands: enough for a train/eval split, small enough
 STEPS = 120  # the panel refreshes every 2 s: enough steps that even a fast machine shows it mid-way
 EVAL_EVERY = 60
 RUN_TIMEOUT_S = 240  # generous for a loaded CI machine; a quiet one needs well under a minute
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STEP_RE = re.compile(r"step (\d+) / (\d+)")
 # train.log lines with a loss: our progress line or the Trainer's own log dict (which comes first varies
 # with machine speed, since our progress line is written every few seconds).
-LOG_RE = re.compile(r"step \d+/\d+ loss|\{'loss': '\d")
+LOG_RE = re.compile(r"step \d+/\d+ loss|Trainer: loss \d")
 
 
 def _import_dataset(home, tmp_path) -> list[dict]:
@@ -95,6 +93,7 @@ def test_train_tiny_run_live_then_evaluate(chromium, studio, tmp_path):  # noqa:
             # The panel refreshes on its own: record what it shows until the run ends, never reloading.
             main = page.get_by_test_id("stMain")
             steps_seen: list[int] = []
+            live_shot = shots / "train_live.png"
             log_seen = False
             deadline = time.monotonic() + RUN_TIMEOUT_S
             while True:
@@ -105,6 +104,16 @@ def test_train_tiny_run_live_then_evaluate(chromium, studio, tmp_path):  # noqa:
                     if not steps_seen or int(found.group(1)) != steps_seen[-1]:
                         steps_seen.append(int(found.group(1)))
                 log_seen = log_seen or bool(LOG_RE.search(text))
+                if not live_shot.exists() and steps_seen and 0 < steps_seen[-1] < STEPS and "Latest steps" in text:
+                    # the live section comes first: above the settings form, while the run trains
+                    top = page.get_by_text("Training now").bounding_box()
+                    form = page.get_by_text("Model and method").bounding_box()
+                    assert top and form and top["y"] < form["y"], (top, form)
+                    page.set_viewport_size({"width": 1280, "height": 1500})
+                    page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+                    page.wait_for_timeout(300)
+                    page.screenshot(path=live_shot)
+                    page.set_viewport_size({"width": 1280, "height": 900})
                 if f"Run {RUN}: ✅ succeeded" in text:
                     break
                 assert not re.search(rf"Run {RUN}: \S+ (failed|crashed|stopped)", text), text[-3000:]
@@ -114,6 +123,7 @@ def test_train_tiny_run_live_then_evaluate(chromium, studio, tmp_path):  # noqa:
             assert steps_seen == sorted(steps_seen) and steps_seen[-1] == STEPS, steps_seen
             assert any(0 < step < STEPS for step in steps_seen), f"no refresh showed the run mid-way: {steps_seen}"
             assert log_seen, "train.log lines with the step and loss appeared while it ran"
+            assert live_shot.exists(), "the live section with its latest steps was seen mid-run"
             page.get_by_text(f"step {STEPS} / {STEPS}").wait_for()
             done = page.get_by_text(re.compile(r"^Done: WER \d+\.\d% → \d+\.\d% on \d+ held-out clips?\."))
             done.wait_for()
@@ -123,8 +133,8 @@ def test_train_tiny_run_live_then_evaluate(chromium, studio, tmp_path):  # noqa:
             history.first.wait_for(state="attached")
             page.wait_for_timeout(500)
             assert RUN in history.all_text_contents() and "succeeded" in history.all_text_contents()
-            page.get_by_text("Advanced settings").click()  # folded again: the shot is about the live panel
-            page.get_by_label("Max steps").wait_for(state="hidden")
+            page.get_by_text("Training now").wait_for(state="detached")  # the run ended: the page redrew once
+            page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
             train_shot = shots / "train.png"
             _fit_and_shoot(page, train_shot)
 
@@ -152,3 +162,4 @@ def test_train_tiny_run_live_then_evaluate(chromium, studio, tmp_path):  # noqa:
     docs = ROOT / "docs"
     if docs.is_dir() and os.environ.get("VOXSTUDIO_UPDATE_SCREENSHOT") == "1":
         shutil.copy(train_shot, docs / "train.png")
+        shutil.copy(live_shot, docs / "train_live.png")

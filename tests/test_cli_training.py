@@ -172,7 +172,8 @@ def test_ctrl_c_in_the_foreground_stops_the_run(standin, monkeypatch):
     monkeypatch.setenv("STANDIN_STEP_S", "0.1")
     proc = subprocess.Popen([sys.executable, "-m", "voxstudio", "train", "--dataset", "voice", "--model", "tiny",
                              "--run", "fg", "--max-steps", "300"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,  # Ctrl-C as in a terminal, even when this test
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # runs with it ignored
     try:
         wait_for("fg", "running", step_at_least=2)
         time.sleep(0.3)

@@ -150,7 +150,7 @@ def test_a_studio_run_without_a_sign_in_reaches_no_home(hosted):
     assert not hosting.server_paths_allowed()  # fail closed
 
 
-@pytest.mark.parametrize("page", ["Home.py", *[s.page for s in wizard.STEPS]])
+@pytest.mark.parametrize("page", ["Home.py", *[s.page for s in (*wizard.STEPS, *wizard.EXTRA_PAGES)]])
 def test_every_page_shows_only_the_sign_in_page(hosted, page):
     workspace.bind_session_home(workspace.user_home("owner"))
     make_dataset("secret-voice", 2)  # the owner's data exists, but nobody is signed in

@@ -110,6 +110,21 @@ def test_server_down_is_a_clear_sentence(monkeypatch, tmp_path):
         hub.push_folder(tmp_path / "out", "x", WRITE)
 
 
+def test_the_bounded_token_check_starts_no_retry_after_its_budget(monkeypatch):
+    import threading
+
+    with socket.socket() as s:  # refused at once: retried with the real backoff (1 s, 2 s, 4 s, 8 s)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv(hub.BACKOFF_ENV, raising=False)
+    with pytest.raises(hub.HubError) as err:
+        hub.account_within(WRITE, budget_s=3.0)  # one retry fits (1 s); the next (2 s more) would end past 3 s
+    assert str(err.value) == (f"Could not reach the Hugging Face Hub at http://127.0.0.1:{port} to check your "
+                              "token: check your internet connection and try again (nothing was lost).")
+    assert not [t for t in threading.enumerate() if t.name == "hub-whoami"]  # nothing goes on retrying behind
+
+
 def test_transient_failures_are_retried(hub_env, tmp_path):
     files = make_folder(tmp_path / "out")
     hub_env.fail_next("whoami", 1, status=502)

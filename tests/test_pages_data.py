@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 from apptest_support import open_app, texts
 
+from voxstudio.data import quality
 from voxstudio.data.dataset import Dataset
 from voxstudio.runs import hardware
 from voxstudio.studio import formatting, wizard
@@ -222,19 +223,35 @@ def test_record_navigation_and_upload_tab(populated, clips):
 def test_review_edits_deletes_and_restores(populated):
     at = open_app("pages/3_Review.py", dataset=populated.name)
     editor = at.data_editor[0]
-    first, second = editor.value.loc[0, "clip_id"], editor.value.loc[1, "clip_id"]
-    at.session_state[editor.key] = {
-        "edited_rows": {0: {"text": "cancel the kitchen timer"}, 1: {"delete": True}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
+    first, second, third = (editor.value.loc[n, "clip_id"] for n in range(3))
+    at.session_state[editor.key] = {"edited_rows": {0: {"text": "cancel the kitchen timer"}}, "added_rows": [],
+                                    "deleted_rows": []}
     at.run()
     assert not at.exception
     assert populated.get(first).text == "cancel the kitchen timer"
-    assert second not in {c.clip_id for c in populated.clips()}
-    assert "moved 1 clip to the trash" in texts(at)
-    assert len(at.data_editor[0].value) == 3
+    assert "updated 1 transcript" in texts(at)
 
+    # A tick only marks: nothing is deleted until the move button, and the move can be undone.
+    editor = at.data_editor[0]
+    at.session_state[editor.key] = {"edited_rows": {1: {"delete": True}, 2: {"delete": True}}, "added_rows": [],
+                                    "deleted_rows": []}
+    at.run()
+    assert "2 clips ticked for deletion" in texts(at)
+    assert len(populated.clips()) == 4
+    before = {cid: populated.audio_bytes(cid) for cid in (second, third)}
+    at.button(key="rev_move").click().run()
+    assert {second, third}.isdisjoint(c.clip_id for c in populated.clips())
+    assert "Moved 2 clips to the trash." in texts(at) and len(at.data_editor[0].value) == 2
+    at.button(key="rev_undo_button").click().run()
+    assert "✓ Restored 2 clips." in texts(at) and len(at.data_editor[0].value) == 4
+    assert {cid: populated.audio_bytes(cid) for cid in (second, third)} == before
+    assert not [b for b in at.button if b.key == "rev_undo_button"]  # one undo per move
+
+    # The trash restores too.
+    editor = at.data_editor[0]
+    at.session_state[editor.key] = {"edited_rows": {1: {"delete": True}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    at.button(key="rev_move").click().run()
     at.button(key="rev_restore").click().run()
     assert second in {c.clip_id for c in populated.clips()}
     assert len(at.data_editor[0].value) == 4
@@ -244,6 +261,41 @@ def test_review_edits_deletes_and_restores(populated):
     at.session_state[editor.key] = {"edited_rows": {0: {"text": "   "}}, "added_rows": [], "deleted_rows": []}
     at.run()
     assert populated.get(first).text == "cancel the kitchen timer"
+
+
+def test_review_undo_restores_what_it_can_and_says_why_not_for_the_rest(populated, clips):
+    at = open_app("pages/3_Review.py", dataset=populated.name)
+    editor = at.data_editor[0]
+    keep, gone = editor.value.loc[0, "clip_id"], editor.value.loc[1, "clip_id"]
+    text, wav = editor.value.loc[1, "text"], populated.audio_bytes(gone)
+    at.session_state[editor.key] = {"edited_rows": {0: {"delete": True}, 1: {"delete": True}}, "added_rows": [],
+                                    "deleted_rows": []}
+    at.run()
+    at.button(key="rev_move").click().run()
+    data, sr = sf.read(io.BytesIO(wav), dtype="float32")
+    populated.add_clip(data, text, language="en", source="import")  # the same take, imported again since
+    at.button(key="rev_undo_button").click().run()
+    assert keep in {c.clip_id for c in populated.clips()}
+    assert gone not in {c.clip_id for c in populated.clips()}
+    assert any(gone in e.value and "✓ Restored 1 clip." in e.value for e in at.error)
+
+
+def test_review_players_full_flags_and_mark_fine_next_to_the_clip(home, clips):
+    ds = Dataset.create("flags", languages=["en"], speaker="Ada")
+    data, sr = sf.read(en_clips(clips)[0]["path"], dtype="float32")
+    ds.add_clip(data, "a clean clip", language="en", source="import")
+    ds.add_clip(data[: sr // 4], "far too short", language="en", source="import")
+    at = open_app("pages/3_Review.py", dataset="flags")
+    assert len(at.get("audio")) == 2  # one player per clip of the page, no dropdown
+    short = next(c for c in ds.clips() if c.text == "far too short")
+    sentence = " ".join(formatting.flag_lines(short.flags))
+    assert sentence and any(sentence in c.value for c in at.caption)  # every flag spelled out
+    at.button(key=f"rev_keep_{short.clip_id}").click().run()
+    assert ds.get(short.clip_id).reviewed == quality.KEEP
+    table = at.data_editor[0].value
+    assert table[table["clip_id"] == short.clip_id]["training"].iloc[0] == "kept: marked fine"
+    at.button(key=f"rev_unkeep_{short.clip_id}").click().run()  # the same place undoes it
+    assert ds.get(short.clip_id).reviewed != quality.KEEP
 
 
 def test_review_filters(populated):
@@ -341,7 +393,11 @@ def test_the_page_registry_names_every_page_file_and_only_those():
     for s in wizard.STEPS:
         assert s.page == f"pages/{s.number}_{s.name}.py" and (ROOT / s.page).is_file(), s
         assert wizard.step(s.number) is s
-    assert sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py")) == sorted(s.page for s in wizard.STEPS)
+    for extra in wizard.EXTRA_PAGES:  # pages outside the numbered steps (Compare): numbered after them
+        assert (ROOT / extra.page).is_file() and wizard.extra_page(extra.name) is extra, extra
+        assert extra.page.endswith(f"_{extra.name}.py") and extra.page not in [s.page for s in wizard.STEPS]
+    registered = [s.page for s in wizard.STEPS] + [p.page for p in wizard.EXTRA_PAGES]
+    assert sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py")) == sorted(registered)
     assert (ROOT / wizard.HOME_PAGE).is_file()
     with pytest.raises(KeyError):
         wizard.step(len(wizard.STEPS) + 1)

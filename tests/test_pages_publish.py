@@ -3,13 +3,15 @@ Space deploy against the local Hub server, and a real clip transcribed by the ba
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 import support_runs
-from apptest_support import button, open_page, rerun, texts
+from apptest_support import button, open_app, open_page, rerun, texts
 from hubserver import HubServer
 
+from voxstudio.publish import hub as hubmod
 from voxstudio.publish import space
 
 finished_runs = support_runs.finished_runs  # fixtures: trained tiny runs (session) and a private copy
@@ -39,8 +41,68 @@ def page(name: str):
 def test_publish_without_token_asks_for_one(home, monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     at = page("6_Publish.py")
-    assert "Paste a token with **write** access" in texts(at)
+    shown = texts(at)
+    assert "Pushing needs a token with **write** access" in shown
+    assert "kept only for this browser tab's session" in shown and "never written to disk" in shown
     assert at.text_input(key="pub_token").proto.type == at.text_input(key="pub_token").proto.PASSWORD
+    assert "No finished training run yet" in shown
+
+
+def test_a_typed_token_survives_reruns_and_leaving_the_page(home, hub):
+    at = open_app("pages/6_Publish.py", timeout=TIMEOUT)
+    at.text_input(key="pub_token").input(HubServer.WRITE_TOKEN)
+    rerun(at)
+    assert "Signed in as **alice**" in texts(at)
+    at.switch_page("pages/7_Try.py").run()  # the token widget is not on this page: Streamlit drops its value
+    at.switch_page("pages/6_Publish.py").run()
+    assert at.text_input(key="pub_token").value == HubServer.WRITE_TOKEN
+    assert "Signed in as **alice**" in texts(at)
+
+
+def test_token_check_against_a_hub_that_does_not_answer_says_so_within_its_cap(home, monkeypatch):
+    silent = socket.socket()  # listens but never accepts: the connection is made, the request never answered
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(hubmod, "WHOAMI_BUDGET_S", 0.5)
+    try:
+        at = page("6_Publish.py")
+        at.text_input(key="pub_token").input(HubServer.WRITE_TOKEN)
+        rerun(at)
+        assert [e.value for e in at.error] == [
+            f"The Hugging Face Hub at http://127.0.0.1:{port} did not answer within 0.5 s while checking your "
+            "token: check your internet connection and try again (nothing was changed)."]
+        assert not [w for w in at.selectbox if w.key == "pub_run"]
+    finally:
+        silent.close()  # the hung attempt ends with a reset
+
+
+@pytest.mark.slow
+def test_publish_without_token_shows_what_would_be_published(runs_home, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    at = page("6_Publish.py")
+    at.selectbox(key="pub_run").select("pub-full")
+    rerun(at)
+    shown = texts(at)
+    assert "Pushing needs a token with **write** access" in shown
+    assert "WER before" in shown and "WER after" in shown and "WER measured on" in shown
+    at.text_input(key="pub_repo_full").input("my-voice")
+    at.selectbox(key="pub_licence").select("apache-2.0")
+    rerun(at)
+    button(at, "pub_prepare").click()
+    rerun(at)
+    assert not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    assert set(table["repo"]) == {"your-name/my-voice"}
+    assert {"README.md", "config.json", "model.safetensors"} <= set(table["file"])
+    shown = texts(at)
+    assert "placeholder namespace `your-name`" in shown
+    assert "Pushing needs a write token: paste one above" in shown
+    assert [e.label for e in at.expander] == ["The model card, as it will arrive on `your-name/my-voice` (README.md)"]
+    assert button(at, "pub_push").disabled
+    assert "apache-2.0" in next(t.value for t in at.text_area if t.key == "pub_card_model")
 
 
 def test_publish_with_a_token_on_an_empty_workspace(home, hub):

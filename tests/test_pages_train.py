@@ -6,12 +6,16 @@ use the stand-in trainer (tests/jobs_standin_trainer.py) for the live panel, Sto
 
 from __future__ import annotations
 
+import urllib.request
+
 import pytest
 from apptest_support import open_app, rerun, texts
+from conftest import ROOT
 from jobs_helpers import cleanup_home, make_dataset, use_standin_trainer, wait_for
+from streamlit.testing.v1 import AppTest
 
 from voxstudio import models, workspace
-from voxstudio.runs import queue, runfolder, tracking
+from voxstudio.runs import dashboard, queue, runfolder, tracking
 from voxstudio.runs import status as runstatus
 from voxstudio.training import config
 from voxstudio.training.config import new_config
@@ -135,6 +139,17 @@ def test_tiny_run_from_the_start_button_to_the_evaluate_page(home):
     history = at.dataframe[-1].value
     assert list(history["run"]) == ["tiny-page"] and list(history["state"]) == ["succeeded"]
     assert at.get("vega_lite_chart"), "loss chart"
+    steps = next(d.value for d in at.dataframe if "grad-norm" in d.value.columns)  # from Trackio, newest first
+    assert list(steps["step"])[:2] == [20, 19] and steps["loss"].notna().all()
+    assert "Trainer: loss " in "\n".join(c.value for c in at.code)  # the Trainer's dicts, as named values
+    at.button(key="train_trackio_tiny-page").click().run()  # a real `trackio show` for this home
+    try:
+        link = next(m.value for m in at.markdown if "Open the Trackio dashboard of project `voice`" in m.value)
+        url = link.split("](", 1)[1].split(")", 1)[0]
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            assert answer.status == 200 and "project=voice" in url
+    finally:
+        dashboard.stop_dashboard()
 
     ev = app(EVALUATE, "voice")
     shown = texts(ev)
@@ -146,3 +161,112 @@ def test_tiny_run_from_the_start_button_to_the_evaluate_page(home):
     ev.toggle(key=f"eval_listen_tiny-page_{clip}").set_value(True).run()
     assert not ev.exception
     assert ev.get("audio"), "the clip plays"
+
+
+def _flat(node):
+    """Every element of the page in the order a user reads it."""
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _flat(child)
+
+
+def _position(at, predicate) -> int:
+    return next(n for n, e in enumerate(_flat(at.main)) if predicate(e))
+
+
+def _start(at, name: str, steps: int) -> None:
+    at.number_input(key="train_steps_tiny_tiny").set_value(steps).run()
+    at.text_input(key="train_run_name_voice").set_value(name).run()
+    at.button(key="train_start").click().run()
+    assert f"Run {name} queued" in texts(at)
+
+
+def test_the_live_panel_follows_the_running_run_while_another_is_queued(standin, monkeypatch):
+    monkeypatch.setenv("STANDIN_STEP_S", "0.1")
+    make_dataset("voice", 3)
+    at = app(TRAIN, "voice")
+    at.selectbox(key="train_model").set_value("tiny").run()
+    _start(at, "first", 600)
+    wait_for("first", "running", step_at_least=1)
+    _start(at, "second", 500)  # queued behind the first: the panel must not jump to it
+    rerun(at)
+    shown = texts(at)
+    assert "Run `first`: 🏃 running" in shown and "Run `second`" not in shown
+    assert "place 1 in the queue" in shown  # its row in the list of runs (the live panel says the rest)
+    live = _position(at, lambda e: getattr(e, "type", "") == "markdown" and "Run `first`" in str(e.value))
+    form = _position(at, lambda e: getattr(e, "type", "") == "subheader" and e.value == "Model and method")
+    assert live < form, "the live panel comes before the settings form"
+
+    at.selectbox(key="train_live_pick").set_value("second").run()  # the user's pick sticks…
+    assert "Run `second`: ⏳ queued" in texts(at)
+    rerun(at)
+    assert "Run `second`: ⏳ queued" in texts(at)
+    at.selectbox(key="train_live_pick").set_value("first").run()  # …until they pick again
+    assert "Run `first`: 🏃 running" in texts(at)
+
+    linked = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=TIMEOUT)  # Home's "Watch second on Train"
+    linked.query_params.update({"dataset": "voice", "watch": "second"})
+    linked.run()
+    linked.switch_page(TRAIN).run()
+    assert "Run `second`: ⏳ queued" in texts(linked)  # the link's run, not the one training
+    assert "watch" not in linked.query_params  # taken once: the user's own pick decides from here
+    linked.selectbox(key="train_live_pick").set_value("first").run()
+    assert "Run `first`: 🏃 running" in texts(rerun(linked))
+
+    at.button(key="train_stop_first").click().run()
+    wait_for("first", "stopped", timeout=30)
+    wait_for("second", "running", step_at_least=1)
+    rerun(at)
+    assert "Run `second`: 🏃 running" in texts(at)  # the first ended: the panel follows the one training now
+    assert "place 1" not in texts(at).lower()
+
+
+def test_history_says_how_long_and_how_well_and_use_these_settings_refills_the_form(standin, monkeypatch):
+    monkeypatch.setenv("STANDIN_STEP_S", "0.001")
+    make_dataset("voice", 3)
+    queue.submit(new_config(run_name="past", dataset="voice", base_model="tiny", method="full", max_steps=37,
+                            learning_rate=0.00123, seed=7))
+    wait_for("past", "succeeded")
+    at = app(TRAIN, "voice")
+    table = at.dataframe[-1].value
+    row = table[table["run"] == "past"].iloc[0]
+    assert row["steps"] == "37/37" and row["final loss"] == f"{1 / 37:.4g}"
+    assert row["duration"] not in ("", "–") and row["fine-tuned WER"] == "–"
+    assert not table.isin(["None"]).any().any() and not table.isna().any().any()
+
+    at.button(key="train_reuse").click().run()
+    assert "Settings filled from run 'past'" in texts(at)
+    assert at.selectbox(key="train_model").value == "tiny" and at.radio(key="train_method").value == "full"
+    assert at.number_input(key="train_steps_tiny_tiny").value == 37
+    assert at.number_input(key="train_lr_tiny_tiny_full").value == pytest.approx(0.00123)
+    assert at.number_input(key="train_seed").value == 7
+    at.text_input(key="train_run_name_voice").set_value("again").run()
+    at.button(key="train_start").click().run()
+    frozen = runfolder.read_json(runfolder.run_dir("again") / "config.json")
+    assert (frozen["max_steps"], frozen["learning_rate"], frozen["seed"]) == (37, pytest.approx(0.00123), 7)
+
+
+def test_presets_save_load_and_refuse_bad_names(standin):
+    make_dataset("voice", 3)
+    at = app(TRAIN, "voice")
+    at.selectbox(key="train_model").set_value("tiny").run()
+    at.number_input(key="train_steps_tiny_tiny").set_value(42).run()
+    at.text_input(key="train_preset_name").set_value("Bad Name").run()
+    at.button(key="train_save_preset").click().run()
+    assert any("Preset name 'Bad Name' is not valid" in e.value for e in at.error)
+    assert not (workspace.home() / "presets").exists()
+    at.text_input(key="train_preset_name").set_value("tiny-42").run()
+    at.button(key="train_save_preset").click().run()
+    assert "Saved preset 'tiny-42'" in texts(at)
+    at.button(key="train_save_preset").click().run()  # the same name again: asks to replace
+    assert any("already exists" in e.value for e in at.error)
+    (workspace.home() / "presets" / "broken.json").write_text('{"max_steps": -3}')
+
+    fresh = app(TRAIN, "voice")  # another visit: the preset is on disk, the form at its defaults
+    assert any("Preset 'broken' cannot be used" in w.value for w in fresh.warning)
+    assert fresh.selectbox(key="train_saved_preset").options == ["tiny-42"]
+    fresh.selectbox(key="train_saved_preset").set_value("tiny-42").run()
+    fresh.button(key="train_load_preset").click().run()
+    assert fresh.selectbox(key="train_model").value == "tiny"
+    assert fresh.number_input(key="train_steps_tiny_tiny").value == 42
+    assert "Settings filled from your preset 'tiny-42'" in texts(fresh)

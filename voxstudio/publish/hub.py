@@ -87,13 +87,44 @@ def _check_token(token: str | None) -> str:
     return str(token).strip()
 
 
-def account(token: str | None, endpoint_url: str | None = None) -> Account:
-    """The account behind ``token`` (one ``whoami`` call, retried on transient failures)."""
+def account(token: str | None, endpoint_url: str | None = None, deadline: float | None = None) -> Account:
+    """The account behind ``token`` (one ``whoami`` call, retried on transient failures until ``deadline``, a
+    ``time.monotonic()`` instant, if given)."""
     token = _check_token(token)
     client = api(token, endpoint_url)
-    info = retrying(lambda: client.whoami(), "check your token")
+    info = retrying(lambda: client.whoami(), "check your token", deadline=deadline)
     orgs = tuple(o.get("name") for o in info.get("orgs") or [] if o.get("name"))
     return Account(name=info.get("name", ""), orgs=orgs, role=token_role(info) or "write")
+
+
+WHOAMI_BUDGET_S = 20.0  # the Publish page's token check gives up after this (huggingface_hub sets no HTTP timeout)
+
+
+def account_within(token: str | None, budget_s: float | None = None) -> Account:
+    """:func:`account`, but a HubError saying so when the Hub has not answered within ``budget_s`` (default
+    ``WHOAMI_BUDGET_S``). The call runs in a daemon thread that starts no retry after the budget: only an
+    attempt already under way (a connection that hangs) outlives it, and nobody waits for it."""
+    import threading
+
+    bound = WHOAMI_BUDGET_S if budget_s is None else budget_s
+    deadline = time.monotonic() + max(0.0, bound)
+    result: dict = {}
+
+    def work() -> None:
+        try:
+            result["account"] = account(token, deadline=deadline)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            result["error"] = exc
+
+    worker = threading.Thread(target=work, name="hub-whoami", daemon=True)
+    worker.start()
+    worker.join(max(0.0, bound))
+    if worker.is_alive():
+        raise HubError(f"The Hugging Face Hub at {endpoint()} did not answer within {bound:g} s while checking "
+                       "your token: check your internet connection and try again (nothing was changed).")
+    if "error" in result:
+        raise result["error"]
+    return result["account"]
 
 
 def token_role(whoami_info: dict) -> str | None:
@@ -282,11 +313,13 @@ def _is_transient(exc: BaseException) -> bool:
     return _status(exc) in TRANSIENT_STATUS or _is_network_error(exc)
 
 
-def retrying(fn, what: str, *, repo_id: str | None = None, who: Account | None = None):
+def retrying(fn, what: str, *, repo_id: str | None = None, who: Account | None = None,
+             deadline: float | None = None):
     """Run ``fn`` with exponential backoff on transient failures; translate errors to HubError.
 
     ``what`` completes "could not ..." in the message; ``repo_id``/``who`` let a 401/403/404 on a repo say
-    whether the name is taken or the token lacks access. Public: every Hub caller (``space`` too) uses it."""
+    whether the name is taken or the token lacks access; past ``deadline`` (``time.monotonic()``) no retry
+    starts. Public: every Hub caller (``space`` too) uses it."""
     wait = float(os.environ.get(BACKOFF_ENV) or BACKOFF_S)
     for attempt in range(RETRIES + 1):
         try:
@@ -294,8 +327,10 @@ def retrying(fn, what: str, *, repo_id: str | None = None, who: Account | None =
         except HubError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes one sentence
-            if _is_transient(exc) and attempt < RETRIES:
-                time.sleep(wait * 2**attempt)
+            pause = wait * 2**attempt
+            in_time = deadline is None or time.monotonic() + pause < deadline
+            if _is_transient(exc) and attempt < RETRIES and in_time:
+                time.sleep(pause)
                 continue
             raise explain(exc, what, repo_id=repo_id, who=who) from None
     raise AssertionError("unreachable")  # pragma: no cover

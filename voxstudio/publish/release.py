@@ -28,6 +28,7 @@ from voxstudio.runs import runfolder
 from voxstudio.training import scoring
 
 EXPORTS_DIR = "exports"
+PLACEHOLDER_NAMESPACE = "your-name"  # what the Publish page stages under before anyone has signed in
 ARTIFACTS = {
     "adapter": "LoRA adapter only (small; loads on top of the base model)",
     "merged": "Merged full model (adapter folded into the base weights; loads on its own)",

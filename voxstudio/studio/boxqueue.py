@@ -16,12 +16,16 @@ from voxstudio.runs import status as runstatus
 from voxstudio.studio import signin
 
 
-def position_caption(run: str) -> None:
-    """"Place N in the queue" under a queued run of this person."""
+def position_caption(run: str, short: bool = False) -> None:
+    """"Place N in the queue" under a queued run of this person (``short``: the place alone, for a row of the list
+    of runs under the live panel that says the whole sentence)."""
     place = runstatus.queue_position(run)
     if place is None:
         return
     n, training = place
+    if short:
+        st.caption(f"place {n} in the queue")
+        return
     ahead = f"{n - 1} queued run{'s' if n != 2 else ''} ahead" if n > 1 else "next in line"
     st.caption(f"Place {n} in this studio's queue: {ahead}, {training} training now. Runs start one at a time, "
                "oldest first, for everyone on this machine.")

@@ -7,7 +7,7 @@ Streamlit is imported here; torch never is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import streamlit as st
 
@@ -22,12 +22,11 @@ SHOW_LEFT_OUT = "left-out"
 HISTOGRAM_EDGES = (0, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30)
 
 
-@dataclass(frozen=True)
-class EditorChanges:
+class EditorChanges(NamedTuple):
     """What the user changed in one page of the Review table."""
 
     texts: dict  # clip_id -> new text
-    deletions: tuple  # clip_ids ticked for deletion
+    deletions: tuple  # clip_ids ticked for deletion (moved only when the user confirms)
 
 
 def clips_table(ds: dataset_mod.Dataset):
@@ -166,3 +165,37 @@ def left_out_line(table) -> str:
     why = ", ".join(f"{int(n)} {quality.label(code)}" for code, n in counts.items())
     return (f"**Left out of training and evaluation:** {len(left)} clips ({why}); re-record them or mark them "
             "fine below  \n")
+
+
+def each_clip(action, clip_ids) -> tuple[list[str], list[str]]:
+    """``action(clip_id)`` for every clip, each alone: (the clip ids it worked for, one sentence per refusal)."""
+    done, failures = [], []
+    for clip_id in clip_ids:
+        try:
+            action(clip_id)
+        except (KeyError, ValueError, OSError) as exc:  # FileNotFoundError is an OSError
+            failures.append(str(exc).strip("'\""))
+        else:
+            done.append(clip_id)
+    return done, failures
+
+
+def move_to_trash(ds: dataset_mod.Dataset, clip_ids) -> tuple[list[str], list[str]]:
+    """Move the ticked clips to the trash: (clip ids moved, one sentence per clip that could not be)."""
+    return each_clip(ds.delete, clip_ids)
+
+
+def restore_all(ds: dataset_mod.Dataset, clip_ids) -> tuple[int, list[str]]:
+    """Undo a move: restore each clip (restore's own refusals, e.g. a duplicate recorded since, one sentence
+    each; the others come back)."""
+    restored, failures = each_clip(ds.restore, clip_ids)
+    return len(restored), failures
+
+
+def mark_label(left_out: str, training: str) -> str:
+    """The button next to a clip: keep a left-out clip, or undo a keep; "" when neither applies."""
+    if left_out:
+        return "Mark fine (keep for training)"
+    if training == "kept: marked fine":
+        return "Undo: leave it out again"
+    return ""

@@ -59,3 +59,34 @@ def transcribe(transcriber, samples, language: str = AUTO) -> Transcript:
         stopped_by_eos=bool(getattr(result, "stopped_by_eos", True)),
         max_new_tokens=limit,
     )
+
+
+@dataclass
+class Loaded:
+    """A model the Try page keeps loaded (``st.cache_resource``): its transcriber, what loading it took, and
+    how many transcriptions it has served (0: it was loaded for the one about to run)."""
+
+    transcriber: object
+    load_seconds: float
+    uses: int = 0
+
+
+def load_bound_s(models: RunModels) -> int:
+    """The honest upper bound the page quotes for a first load: the tiny test model builds in seconds; a real
+    Voxtral reads ~9 GB of weights (more if it still has to download)."""
+    from voxstudio.runs.models import is_tiny
+
+    return 30 if is_tiny(models) else 180
+
+
+def load_timed(loader, models: RunModels) -> Loaded:
+    """``loader(models)`` (``runs.models.load_base`` / ``load_finetuned``) with the seconds it took."""
+    started = time.perf_counter()
+    transcriber = loader(models)
+    return Loaded(transcriber, time.perf_counter() - started)
+
+
+def timing_line(load_seconds: float | None, transcribe_seconds: float) -> str:
+    """"loaded in 3.2 s · transcribed in 0.4 s" or "already loaded · transcribed in 0.4 s"."""
+    loaded = "already loaded" if load_seconds is None else f"loaded in {load_seconds:.1f} s"
+    return f"{loaded} · transcribed in {transcribe_seconds:.2f} s"

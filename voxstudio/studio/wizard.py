@@ -1,9 +1,10 @@
 """The studio's wizard: its steps and their page files, the page header, links between steps, the next step.
 
 Every page starts with :func:`page_setup` so all of them show the same step order and the same sidebar
-dataset picker. ``STEPS`` is the explicit page registry: Streamlit still discovers the files in ``pages/``
-(Home.py is the entry point), and tests/test_pages_data.py checks that each registered file exists and that
-no page is missing from the registry. Streamlit is imported here; torch never is.
+dataset picker. ``STEPS`` (+ ``EXTRA_PAGES``, pages outside the numbered steps) is the explicit page registry:
+Streamlit still discovers the files in ``pages/`` (Home.py is the entry point), and tests/test_pages_data.py
+checks that each registered file exists and that no page is missing from the registry. Streamlit is imported
+here; torch never is.
 """
 
 from __future__ import annotations
@@ -41,6 +42,28 @@ STEPS = (
     Step(6, "Publish", "pages/6_Publish.py", "push the model and a demo Space to the Hugging Face Hub"),
     Step(7, "Try", "pages/7_Try.py", "talk to your fine-tuned model"),
 )
+
+
+@dataclass(frozen=True)
+class ExtraPage:
+    """A page outside the numbered steps (not in the wizard line; reached by links and the sidebar)."""
+
+    name: str
+    page: str
+    purpose: str
+
+
+EXTRA_PAGES = (
+    ExtraPage("Compare", "pages/8_Compare.py", "compare 2–4 runs: settings, results, curves and utterances"),
+)
+
+
+def extra_page(name: str) -> ExtraPage:
+    """The extra (non-step) page called ``name``."""
+    for p in EXTRA_PAGES:
+        if p.name == name:
+            return p
+    raise KeyError(f"There is no page named '{name}'.")
 
 
 def step(number: int) -> Step:
@@ -113,10 +136,19 @@ def link_to_step(number: int, label: str | None = None, query: dict | None = Non
     """A link to a wizard page that keeps ``?dataset=`` (the current dataset), plus ``query`` (e.g. the Review
     page's ``?show=left-out`` filter)."""
     target = step(number)
-    label = label or f"{target.number} · {target.name}"
+    _page_link(target.page, label or f"{target.number} · {target.name}", query)
+
+
+def link_to_page(name: str, label: str | None = None, query: dict | None = None) -> None:
+    """A link to an extra page (``EXTRA_PAGES``, e.g. Compare) that keeps ``?dataset=``, plus ``query``."""
+    target = extra_page(name)
+    _page_link(target.page, label or target.name, query)
+
+
+def _page_link(page: str, label: str, query: dict | None) -> None:
     params = {**(session.query_params() or {}), **(query or {})} or None
     try:
-        st.page_link(target.page, label=label, query_params=params)
+        st.page_link(page, label=label, query_params=params)
     except StreamlitAPIException:  # page not registered (e.g. a page run on its own): show the way
         st.markdown(f"{label}: open it from the sidebar.")
 

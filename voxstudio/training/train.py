@@ -387,5 +387,18 @@ def close_process_group() -> None:
         dist.destroy_process_group()
 
 
+def exit_rank(code: int) -> None:
+    """End this process with ``code``. A rank other than 0 leaves without interpreter finalization: its work is on
+    disk or with rank 0, and tearing down torch's C++ objects (gloo worker threads) as Python shuts down can abort
+    ("terminate called without an active exception", seen once in 2 processes' resume), after which torchrun
+    SIGTERMs rank 0 in the middle of its final evaluation and the whole run fails. Rank 0 exits normally (Trackio
+    and the final files are its)."""
+    if is_main():
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_rank(main())
