@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from voxstudio import workspace
@@ -370,8 +371,6 @@ def main(argv: list[str] | None = None) -> int:
         if workspace.is_disk_full(exc):
             runfolder.release_space(run_dir)  # room to write the failure itself
         status(run_dir, state="failed", phase="failed", message=message)
-        import traceback
-
         traceback.print_exc()
         log(f"failed: {message}")
         return 1
@@ -388,15 +387,12 @@ def close_process_group() -> None:
 
 
 def exit_rank(code: int) -> None:
-    """End this process with ``code``. A rank other than 0 leaves without interpreter finalization: its work is on
-    disk or with rank 0, and tearing down torch's C++ objects (gloo worker threads) as Python shuts down can abort
-    ("terminate called without an active exception", seen once in 2 processes' resume), after which torchrun
-    SIGTERMs rank 0 in the middle of its final evaluation and the whole run fails. Rank 0 exits normally (Trackio
-    and the final files are its)."""
+    """End with ``code``. Ranks other than 0 skip interpreter finalization (their work is on disk or with rank 0):
+    tearing down gloo's threads at shutdown can abort ("terminate called…", seen once in a 2-process resume) and
+    torchrun then SIGTERMs rank 0 mid-evaluation. Rank 0 exits normally (Trackio and the final files are its)."""
     if is_main():
         sys.exit(code)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    sys.stdout.flush(), sys.stderr.flush()
     os._exit(code)
 
 
