@@ -58,6 +58,9 @@ def _open(context, url, name, width=1280, height=900):
     return page
 
 
+IDLE = "() => !document.querySelector('[data-testid=stStatusWidget]')"  # the script run has ended
+
+
 def test_hands_free_session_saves_one_clip_per_phrase_and_pauses(chromium, studio, tmp_path, monkeypatch):  # noqa: F811
     url, home = studio
     monkeypatch.setenv("VOXSTUDIO_HOME", str(home))
@@ -149,10 +152,13 @@ def test_keys_drive_the_recorder_and_the_last_take_plays_on_the_next_phrase(chro
             page.evaluate("document.activeElement && document.activeElement.blur()")
             body.press("ArrowLeft")
             page.get_by_text("Phrase 1 of 8 · ✓ recorded", exact=False).first.wait_for()
+            page.wait_for_function(IDLE)  # a key pressed mid-rerun can land on a button being replaced
             body.press("s")  # skip to the next phrase without a take
             page.get_by_text("Phrase 2 of 8", exact=False).first.wait_for()
+            page.wait_for_function(IDLE)  # a key pressed mid-rerun can land on a button being replaced
             body.press("Enter")
             page.get_by_text("Phrase 3 of 8", exact=False).first.wait_for()
+            page.wait_for_function(IDLE)  # a key pressed mid-rerun can land on a button being replaced
             body.press("x")  # phrase 3 has no take: re-record the last one
             page.get_by_text("Record phrase 1 again", exact=False).wait_for()
             page.get_by_text("Phrase 1 of 8", exact=False).first.wait_for()
